@@ -1,0 +1,89 @@
+"""Shared pieces of the benchmarks: servers in their own process, and a closed-loop load generator.
+
+The server under test runs in a separate process so that the load generator (this process) and the server do not
+share one event loop or one core's GIL; both sides of every comparison are served and driven the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing as mp
+import statistics
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+AppFactory = Callable[..., web.Application]
+
+
+def _serve(factory: AppFactory, kwargs: dict[str, Any], port_out: Any) -> None:
+    async def run() -> None:
+        app = factory(**kwargs)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None
+        port_out.send(server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+        await asyncio.Event().wait()
+
+    asyncio.run(run())
+
+
+@contextmanager
+def served(factory: AppFactory, **kwargs: Any) -> Iterator[str]:
+    """Serve `factory(**kwargs)` on 127.0.0.1 in a child process; yield its base URL; stop it afterwards."""
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_serve, args=(factory, kwargs, child), daemon=True)
+    proc.start()
+    try:
+        if not parent.poll(30):
+            raise RuntimeError("benchmark server did not start within 30 s")
+        yield f"http://127.0.0.1:{parent.recv()}"
+    finally:
+        proc.terminate()
+        proc.join(10)
+
+
+@dataclass(frozen=True)
+class Throughput:
+    requests: int
+    seconds: float
+    errors: int
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+async def closed_loop(
+    total: int, concurrency: int, one: Callable[[int], Awaitable[bool]], time_limit_s: float = 120.0
+) -> Throughput:
+    """Run `one(i)` for i in range(total) from `concurrency` workers; stops at `time_limit_s` whatever happens."""
+    next_index = 0
+    errors = 0
+    done = 0
+    deadline = time.perf_counter() + time_limit_s
+
+    async def worker() -> None:
+        nonlocal next_index, errors, done
+        while next_index < total and time.perf_counter() < deadline:
+            i = next_index
+            next_index += 1
+            ok = await one(i)
+            done += 1
+            errors += not ok
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return Throughput(done, time.perf_counter() - start, errors)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0
