@@ -1,0 +1,98 @@
+"""The `Channel` parameter of CreateTranscript, validated as the service does (twilio-wire.md §2.3).
+
+Channel is a JSON string holding `media_properties` (`media_url` http/https, or `source_sid` RE…; `media_url` wins
+when both are given) and optional `participants` (at most two overridden, `channel_participant` 1 or 2). The parsed
+channel is kept as the compact JSON string the response echoes, so a stored transcript costs one string, not a
+tree of dicts.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from mock_server._errors import invalid_parameter, missing_parameter
+from mock_server._sids import is_sid
+
+PARTICIPANT_FIELDS = frozenset(
+    {"user_id", "channel_participant", "media_participant_id", "email", "full_name", "image_url", "role"}
+)
+DEFAULT_ROLES = {1: "Agent", 2: "Customer"}
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedChannel:
+    compact_json: str
+    media_url: str | None
+    source_sid: str | None
+    roles: tuple[str, str]  # role of media channel 1 and 2 after overrides
+
+
+def _bad(value: Any, reason: str) -> Exception:
+    return invalid_parameter("Channel", value, reason)
+
+
+def parse_channel(raw: str | None) -> ParsedChannel:
+    if raw is None or raw == "":
+        raise missing_parameter("Channel")
+    try:
+        channel = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise _bad(raw, "must be a JSON object") from None
+    if not isinstance(channel, dict):
+        raise _bad(raw, "must be a JSON object")
+    props = channel.get("media_properties")
+    if not isinstance(props, dict):
+        raise _bad(raw, "media_properties must be an object with media_url or source_sid")
+    media_url = props.get("media_url")
+    source_sid = props.get("source_sid")
+    if media_url is not None:
+        if not isinstance(media_url, str):
+            raise _bad(raw, "media_properties.media_url must be a string")
+        try:
+            parts = urlsplit(media_url)
+        except ValueError:
+            raise _bad(raw, "media_properties.media_url is not a URL") from None
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise _bad(raw, "media_properties.media_url must be an http or https URL")
+        source_sid = None  # media_url wins over source_sid, as documented
+    elif source_sid is not None:
+        if not isinstance(source_sid, str) or not is_sid(source_sid, "RE"):
+            raise _bad(raw, "media_properties.source_sid must be a Recording SID (RE…)")
+    else:
+        raise _bad(raw, "media_properties needs media_url or source_sid")
+    roles = dict(DEFAULT_ROLES)
+    participants = channel.get("participants")
+    if participants is not None:
+        roles.update(_participant_roles(raw, participants, has_media_url=media_url is not None))
+    compact = json.dumps(channel, separators=(",", ":"), ensure_ascii=False)
+    return ParsedChannel(compact, media_url, source_sid, (roles[1], roles[2]))
+
+
+def _participant_roles(raw: str, participants: Any, *, has_media_url: bool) -> dict[int, str]:
+    if not isinstance(participants, list):
+        raise _bad(raw, "participants must be a list")
+    if len(participants) > 2:
+        raise _bad(raw, "only two participants can be overridden")
+    roles: dict[int, str] = {}
+    for p in participants:
+        if not isinstance(p, dict):
+            raise _bad(raw, "each participant must be an object")
+        unknown = sorted(set(p) - PARTICIPANT_FIELDS)
+        if unknown:
+            raise _bad(raw, f"unknown participant field {unknown[0]}")
+        number = p.get("channel_participant")
+        if isinstance(number, bool) or number not in (1, 2):
+            raise _bad(raw, "participants[].channel_participant must be 1 or 2")
+        if number in roles:
+            raise _bad(raw, f"channel_participant {number} is given twice")
+        for name, value in p.items():
+            if name != "channel_participant" and value is not None and not isinstance(value, str):
+                raise _bad(raw, f"participants[].{name} must be a string")
+        if p.get("media_participant_id") is not None and not has_media_url:
+            raise _bad(raw, "The media_participant_id can only be set for transcript with media url")
+        role = p.get("role")
+        roles[number] = role if isinstance(role, str) and role else DEFAULT_ROLES[number]
+    return roles

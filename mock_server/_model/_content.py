@@ -1,0 +1,174 @@
+"""What a completed transcript says: sentences and operator results, deterministic per transcript.
+
+Sentences come from a `SentenceSource`. The default one writes a plausible two-party call from a seed derived from
+the transcript SID, so the same transcript always reads the same. This is the seam where audio-derived sentences
+(the mock decoding `media_url` and finding speech per channel) plug in later: a source that returns
+`SentenceRecord`s from the media instead of from the seed, with nothing else in the model changing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from mock_server._model._catalogue import PREBUILT_BY_SID, TYPES_BY_NAME
+
+PII = re.compile(r"\+?\d[\d\- ]{6,}\d|[\w.]+@[\w.]+\w")
+AGENT_LINES = (
+    "Thank you for calling, how can I help you today?",
+    "Can I have your phone number please?",
+    "I can see your account here.",
+    "Let me transfer you to the billing team.",
+    "Is there anything else I can help you with?",
+    "I have updated the address on file.",
+)
+CUSTOMER_LINES = (
+    "Hi, I have a question about my last bill.",
+    "Sure, it is +1 555 010 4477.",
+    "My email is pat.jones@example.com.",
+    "I would like to change my delivery address.",
+    "No, that is all, thank you.",
+    "The charge on the twelfth looks wrong to me.",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceRecord:
+    media_channel: int
+    start_s: float
+    end_s: float
+    text: str
+    confidence: float
+
+
+class SentenceSource(Protocol):
+    """Produces the sentences of a completed transcript.
+
+    `roles` are the participants' roles on media channels 1 and 2 after the Channel's overrides (default Agent,
+    Customer): a source puts each speaker's words on the channel that speaker was recorded on.
+    """
+
+    def sentences(self, transcript_sid: str, duration_s: int, roles: tuple[str, str]) -> list[SentenceRecord]: ...
+
+
+def _rng_for(sid: str, salt: str) -> random.Random:
+    return random.Random(int.from_bytes(hashlib.sha256(f"{salt}:{sid}".encode()).digest()[:8], "big"))
+
+
+class ScriptedConversation:
+    """The default source: the agent opens, then agent and customer alternate, spread over the media's duration.
+
+    Each line is put on the media channel of its speaker's role, so a Channel whose participants say channel 1 is
+    the Customer gets the customer's lines on channel 1.
+    """
+
+    def sentences(self, transcript_sid: str, duration_s: int, roles: tuple[str, str]) -> list[SentenceRecord]:
+        rng = _rng_for(transcript_sid, "sentences")
+        count = rng.randint(4, 10)
+        slot = max(duration_s, count * 2) / count
+        agent_channel = 1 if roles[0] == "Agent" or roles[1] != "Agent" else 2
+        out = []
+        for i in range(count):
+            agent_speaks = i % 2 == 0
+            channel = agent_channel if agent_speaks else 3 - agent_channel
+            lines = AGENT_LINES if agent_speaks else CUSTOMER_LINES
+            start = round(i * slot + rng.uniform(0, slot * 0.2), 2)
+            end = round(start + slot * rng.uniform(0.5, 0.75), 2)
+            out.append(SentenceRecord(channel, start, end, rng.choice(lines), round(rng.uniform(0.82, 0.99), 4)))
+        return out
+
+
+def redact(text: str) -> str:
+    return PII.sub("[Redacted]", text)
+
+
+def render_sentence(
+    record: SentenceRecord, index: int, sid: str, *, redacted: bool, word_timestamps: bool
+) -> dict[str, Any]:
+    text = redact(record.text) if redacted else record.text
+    words: list[dict[str, Any]] = []
+    if word_timestamps:
+        tokens = text.split()
+        step = (record.end_s - record.start_s) / max(len(tokens), 1)
+        words = [
+            {
+                "word": token,
+                "start_time": round(record.start_s + k * step, 2),
+                "end_time": round(record.start_s + (k + 1) * step, 2),
+            }
+            for k, token in enumerate(tokens)
+        ]
+    return {
+        "media_channel": record.media_channel,
+        "sentence_index": index,
+        "start_time": f"{record.start_s:.2f}",
+        "end_time": f"{record.end_s:.2f}",
+        "transcript": text,
+        "sid": sid,
+        "confidence": f"{record.confidence:.4f}",
+        "words": words,
+    }
+
+
+def operator_result(
+    operator_sid: str, name: str, operator_type: str, transcript_sid: str, url: str, *, redacted: bool
+) -> dict[str, Any]:
+    """One operator result shaped by its type; values are deterministic per (transcript, operator)."""
+    rng = _rng_for(transcript_sid + operator_sid, "operator")
+    result_type = TYPES_BY_NAME[operator_type].result_type if operator_type in TYPES_BY_NAME else "extract"
+    body: dict[str, Any] = {
+        "operator_type": result_type,
+        "name": name,
+        "operator_sid": operator_sid,
+        "extract_match": None,
+        "match_probability": None,
+        "normalized_result": None,
+        "utterance_results": [],
+        "utterance_match": None,
+        "predicted_label": None,
+        "predicted_probability": None,
+        "label_probabilities": {},
+        "extract_results": {},
+        "text_generation_results": None,
+        "json_results": None,
+        "transcript_sid": transcript_sid,
+        "url": url,
+    }
+    if result_type == "conversation-classify":
+        labels = {"positive": rng.random(), "neutral": rng.random(), "negative": rng.random()}
+        total = sum(labels.values())
+        body["label_probabilities"] = {k: round(v / total, 4) for k, v in labels.items()}
+        body["predicted_label"] = max(labels, key=labels.__getitem__)
+        body["predicted_probability"] = body["label_probabilities"][body["predicted_label"]]
+    elif result_type == "utterance-classify":
+        match = rng.random() < 0.5
+        body["utterance_match"] = match
+        body["match_probability"] = round(rng.uniform(0.6, 0.99) if match else rng.uniform(0.0, 0.4), 4)
+        body["utterance_results"] = [{"utterance_index": 3, "label": "match", "probability": 0.9}] if match else []
+    elif result_type in ("extract", "pii-extract", "extract-normalize"):
+        values = ["+1 555 010 4477", "pat.jones@example.com"] if result_type == "pii-extract" else ["billing"]
+        body["extract_match"] = True
+        body["match_probability"] = round(rng.uniform(0.7, 0.99), 4)
+        shown = ["[Redacted]" for _ in values] if redacted and result_type == "pii-extract" else values
+        body["extract_results"] = {"entities": shown}
+        if result_type == "extract-normalize":
+            body["normalized_result"] = shown[0]
+    elif result_type == "text-generation":
+        text = "The customer asked about a charge on their bill; the agent updated their address."
+        body["text_generation_results"] = {"result": f"[Redacted: {name}]" if redacted else text, "format": "text"}
+    else:  # json
+        body["json_results"] = {"topic": "billing", "resolved": rng.random() < 0.7}
+    return body
+
+
+def prebuilt_name(operator_sid: str) -> str | None:
+    prebuilt = PREBUILT_BY_SID.get(operator_sid)
+    return prebuilt.friendly_name if prebuilt else None
+
+
+def media_seconds(transcript_sid: str) -> int:
+    """A deterministic pseudo media length (30–600 s) until the mock decodes real audio."""
+    return _rng_for(transcript_sid, "media").randint(30, 600)

@@ -1,0 +1,33 @@
+"""What every account shares with its registry: the clock, the seeded generator, scheduling and the outbox."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from mock_server._clock import Clock
+from mock_server._model._params import CallbackEvent
+from mock_server._sids import SidFactory
+
+
+@dataclass
+class Context:
+    clock: Clock
+    rng: random.Random
+    sids: SidFactory
+    schedule: Callable[[float, str, str], None]  # (due, account_sid, transcript_sid)
+    outbox: list[CallbackEvent] = field(default_factory=list)
+    public_base_url: str = "http://127.0.0.1:8080"
+    media_url_ttl_s: int = 3600
+    secret: bytes = b""
+
+    def sign(self, path: str, expires: int) -> str:
+        return hmac.new(self.secret, f"{path}:{expires}".encode(), hashlib.sha256).hexdigest()
+
+    def signed_url(self, path: str) -> str:
+        """A URL on the mock itself that stops working after `media_url_ttl_s` (like Twilio's media links)."""
+        expires = int(self.clock.now()) + self.media_url_ttl_s
+        return f"{self.public_base_url}{path}?Expires={expires}&Signature={self.sign(path, expires)}"

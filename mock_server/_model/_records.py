@@ -1,0 +1,130 @@
+"""Stored resources. `__slots__` classes with compact fields: a million transcripts must fit in ≤ 2 GB."""
+
+from __future__ import annotations
+
+from mock_server._config import LifecycleConfig
+
+QUEUED, IN_PROGRESS, COMPLETED, FAILED = "queued", "in-progress", "completed", "failed"
+FINAL = frozenset({COMPLETED, FAILED})
+
+
+class ServiceRecord:
+    __slots__ = (
+        "auto_redaction",
+        "auto_transcribe",
+        "created",
+        "data_logging",
+        "encryption_credential_sid",
+        "friendly_name",
+        "language_code",
+        "media_redaction",
+        "operator_sids",
+        "sid",
+        "unique_name",
+        "updated",
+        "version",
+        "webhook_http_method",
+        "webhook_url",
+    )
+
+    def __init__(self, sid: str, unique_name: str, created: float) -> None:
+        self.sid = sid
+        self.unique_name = unique_name
+        self.friendly_name: str | None = None
+        self.language_code = "en-US"
+        self.auto_redaction = False
+        self.media_redaction = False
+        self.auto_transcribe = False
+        self.data_logging = False
+        self.webhook_url: str | None = None
+        self.webhook_http_method = "POST"
+        self.encryption_credential_sid: str | None = None
+        self.operator_sids: list[str] = []
+        self.version = 1
+        self.created = created
+        self.updated = created
+
+
+class TranscriptRecord:
+    """One transcript. Status moves forward only: queued → in-progress → completed | failed."""
+
+    __slots__ = (
+        "channel",
+        "created",
+        "customer_key",
+        "deleted",
+        "due",
+        "duration",
+        "encryption_credential_sid",
+        "language_code",
+        "media_start_time",
+        "operator_sids",
+        "polls",
+        "redaction",
+        "roles",
+        "service_sid",
+        "sid",
+        "source_sid",
+        "started",
+        "status",
+        "updated",
+        "will_fail",
+    )
+
+    def __init__(
+        self,
+        sid: str,
+        service: ServiceRecord,
+        channel: str,
+        customer_key: str | None,
+        media_start_time: float | None,
+        source_sid: str | None,
+        roles: tuple[str, str],
+        created: float,
+    ) -> None:
+        self.sid = sid
+        self.service_sid = service.sid
+        self.channel = channel
+        self.customer_key = customer_key
+        self.media_start_time = media_start_time
+        self.source_sid = source_sid
+        self.roles = roles
+        self.language_code = service.language_code
+        self.redaction = service.auto_redaction
+        self.encryption_credential_sid = service.encryption_credential_sid
+        self.operator_sids = tuple(service.operator_sids)
+        self.status = QUEUED
+        self.created = created
+        self.updated = created
+        self.started = created  # when it turns in-progress (after_seconds)
+        self.due = created  # when it completes (after_seconds)
+        self.polls = 0
+        self.duration = 0
+        self.will_fail = False
+        self.deleted = False
+
+
+class CustomOperatorRecord:
+    __slots__ = ("config", "created", "friendly_name", "operator_type", "sid", "updated", "version")
+
+    def __init__(self, sid: str, friendly_name: str, operator_type: str, config: object, created: float) -> None:
+        self.sid = sid
+        self.friendly_name = friendly_name
+        self.operator_type = operator_type
+        self.config = config
+        self.version = 1
+        self.created = created
+        self.updated = created
+
+
+__all__ = [
+    "COMPLETED",
+    "FAILED",
+    "FINAL",
+    "IN_PROGRESS",
+    "QUEUED",
+    "CustomOperatorRecord",
+    "LifecycleConfig",
+    "ServiceRecord",
+    "TranscriptRecord",
+]

@@ -1,0 +1,187 @@
+"""All accounts of one mock: creation, credentials, the lifecycle schedule, callbacks and signed media.
+
+One `Registry` per app. Every random choice (SIDs, tokens, failures) comes from the one seeded generator it is
+given, so the same seed and the same requests give the same run. Credentials are compared in constant time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import hmac
+import io
+import math
+import random
+import struct
+import wave
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from mock_server._clock import Clock
+from mock_server._config import LifecycleConfig
+from mock_server._errors import ApiError, not_found
+from mock_server._model._account import Account
+from mock_server._model._context import Context
+from mock_server._model._params import CallbackEvent
+from mock_server._sids import SidFactory
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    sid: str
+    secret: str = field(repr=False)
+    account_sid: str
+    permissions: frozenset[str] | None  # None: full access (a standard key)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who a request is from: the account, and the permissions of the key used (None = everything)."""
+
+    account: Account
+    permissions: frozenset[str] | None
+
+
+class Registry:
+    def __init__(self, rng: random.Random, clock: Clock, public_base_url: str = "http://127.0.0.1:8080") -> None:
+        self.rng = rng
+        self.clock = clock
+        self._heap: list[tuple[float, str, str]] = []
+        self.ctx = Context(
+            clock=clock,
+            rng=rng,
+            sids=SidFactory(rng),
+            schedule=self._schedule,
+            public_base_url=public_base_url,
+            secret=rng.getrandbits(256).to_bytes(32, "big"),
+        )
+        self._accounts: dict[str, Account] = {}
+        self._keys: dict[str, ApiKey] = {}
+
+    @property
+    def public_base_url(self) -> str:
+        return self.ctx.public_base_url
+
+    @public_base_url.setter
+    def public_base_url(self, value: str) -> None:
+        self.ctx.public_base_url = value.rstrip("/")
+
+    @property
+    def media_url_ttl_s(self) -> int:
+        return self.ctx.media_url_ttl_s
+
+    @media_url_ttl_s.setter
+    def media_url_ttl_s(self, value: int) -> None:
+        self.ctx.media_url_ttl_s = value
+
+    # --- accounts and credentials ------------------------------------------------------------------------------
+
+    def create_account(self, auth_token: str | None = None, lifecycle: LifecycleConfig | None = None) -> Account:
+        sid = self.ctx.sids.new("AC")
+        token = auth_token if auth_token is not None else f"{self.rng.getrandbits(128):032x}"
+        account = Account(sid, token, self.ctx, lifecycle)
+        self._accounts[sid] = account
+        return account
+
+    def account(self, sid: str) -> Account | None:
+        return self._accounts.get(sid)
+
+    def accounts(self) -> list[Account]:
+        return list(self._accounts.values())
+
+    def create_key(self, account_sid: str, permissions: Sequence[str] | None) -> ApiKey:
+        if account_sid not in self._accounts:
+            raise not_found(f"/__mock__/accounts/{account_sid}")
+        key = ApiKey(
+            sid=self.ctx.sids.new("SK"),
+            secret=f"{self.rng.getrandbits(128):032x}",
+            account_sid=account_sid,
+            permissions=None if permissions is None else frozenset(permissions),
+        )
+        self._keys[key.sid] = key
+        return key
+
+    def authenticate(self, username: str, password: str) -> Principal | None:
+        if username.startswith("SK"):
+            key = self._keys.get(username)
+            if key is None or not hmac.compare_digest(key.secret.encode(), password.encode()):
+                return None
+            return Principal(self._accounts[key.account_sid], key.permissions)
+        account = self._accounts.get(username)
+        if account is None or not hmac.compare_digest(account.auth_token.encode(), password.encode()):
+            return None
+        return Principal(account, None)
+
+    def reset(self) -> None:
+        """Forget every account, key, transcript and pending callback."""
+        self._accounts.clear()
+        self._keys.clear()
+        self._heap.clear()
+        self.ctx.outbox.clear()
+
+    def reseed(self, seed: int) -> None:
+        self.rng.seed(seed)
+
+    # --- lifecycle and callbacks -------------------------------------------------------------------------------
+
+    def _schedule(self, due: float, account_sid: str, transcript_sid: str) -> None:
+        heapq.heappush(self._heap, (due, account_sid, transcript_sid))
+
+    def next_due(self) -> float | None:
+        return self._heap[0][0] if self._heap else None
+
+    def tick(self, now: float) -> list[CallbackEvent]:
+        """Finish every transcript due by `now`; return all callbacks waiting to be sent."""
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            _, account_sid, transcript_sid = heapq.heappop(heap)
+            account = self._accounts.get(account_sid)
+            transcript = account.transcripts.get(transcript_sid) if account else None
+            if account is not None and transcript is not None:
+                account.refresh(transcript, now)
+        return self.drain_callbacks()
+
+    def drain_callbacks(self) -> list[CallbackEvent]:
+        events = self.ctx.outbox[:]
+        self.ctx.outbox.clear()
+        return events
+
+    # --- signed media ------------------------------------------------------------------------------------------
+
+    def verify_signed(self, path: str, expires: str | None, signature: str | None) -> None:
+        """Raise 403 unless `path` was signed by this registry and has not expired."""
+        try:
+            expires_at = int(expires or "")
+        except ValueError:
+            raise ApiError(403, 20403, "Media URL signature is missing or invalid") from None
+        expected = self.ctx.sign(path, expires_at)
+        if not hmac.compare_digest(expected, signature or ""):
+            raise ApiError(403, 20403, "Media URL signature is missing or invalid")
+        if self.clock.now() > expires_at:
+            raise ApiError(403, 20403, "Media URL has expired")
+
+    def media(self, account_sid: str, transcript_sid: str, expires: str | None, signature: str | None) -> bytes:
+        path = f"/__mock__/media/{account_sid}/{transcript_sid}"
+        self.verify_signed(path, expires, signature)
+        account = self._accounts.get(account_sid)
+        if account is None or transcript_sid not in account.transcripts:
+            raise not_found(path)
+        return wav_for(transcript_sid)
+
+
+def wav_for(transcript_sid: str, seconds: float = 2.0, rate: int = 8000) -> bytes:
+    """A small, valid stereo PCM WAV, deterministic per transcript: a different tone on each channel."""
+    seed = int.from_bytes(hashlib.sha256(transcript_sid.encode()).digest()[:2], "big")
+    left_hz, right_hz = 300 + seed % 200, 600 + seed % 300
+    frames = bytearray()
+    for n in range(int(seconds * rate)):
+        left = int(8000 * math.sin(2 * math.pi * left_hz * n / rate))
+        right = int(8000 * math.sin(2 * math.pi * right_hz * n / rate))
+        frames += struct.pack("<hh", left, right)
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(bytes(frames))
+    return out.getvalue()

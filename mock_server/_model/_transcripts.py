@@ -1,0 +1,328 @@
+"""Transcript operations and lifecycle, mixed into `Account`.
+
+Lifecycle (per the account's `LifecycleConfig`): `immediate` completes at create; `after_seconds` is queued, then
+in-progress from a quarter of the way, then completed at `created + seconds + per_media_second × media length` (the
+registry's `tick` finishes due transcripts and sends their callbacks even if nobody polls); `after_polls` turns
+in-progress on the first fetch and completes on the N-th. `failure_rate` (seeded) makes some end `failed` instead.
+Status only ever moves forward.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections import Counter
+from typing import Any
+
+from mock_server._config import LifecycleConfig
+from mock_server._errors import ApiError, invalid_parameter, not_found
+from mock_server._model._channel import parse_channel
+from mock_server._model._content import (
+    ScriptedConversation,
+    SentenceSource,
+    media_seconds,
+    operator_result,
+    render_sentence,
+)
+from mock_server._model._context import Context
+from mock_server._model._params import CallbackEvent, Params, Result
+from mock_server._model._records import (
+    COMPLETED,
+    FAILED,
+    FINAL,
+    IN_PROGRESS,
+    ServiceRecord,
+    TranscriptRecord,
+)
+from mock_server._model._render import BASE, iso, paginate
+from mock_server._sids import is_sid
+
+STATUSES = ("queued", "in-progress", "completed", "new", "failed", "canceled", "error")
+CUSTOMER_KEY_MAX = 64
+EVENT_TYPE = "voice_intelligence_transcript_available"
+
+
+class TranscriptOperations:
+    sid: str
+    auth_token: str
+    ctx: Context
+    lifecycle: LifecycleConfig
+    services: dict[str, ServiceRecord]
+    transcripts: dict[str, TranscriptRecord]
+    order: list[TranscriptRecord]
+    by_source_sid: dict[str, str]
+    customer_keys: Counter[str]
+    counts: Counter[str]
+    sentence_source: SentenceSource = ScriptedConversation()
+
+    def operator_name_and_type(self, sid: str) -> tuple[str, str]:
+        raise NotImplementedError  # provided by Account
+
+    # --- rendering ---------------------------------------------------------------------------------------------
+
+    def render_transcript(self, t: TranscriptRecord) -> dict[str, Any]:
+        url = f"{BASE}/v2/Transcripts/{t.sid}"
+        return {
+            "account_sid": self.sid,
+            "service_sid": t.service_sid,
+            "sid": t.sid,
+            "date_created": iso(t.created),
+            "date_updated": iso(t.updated),
+            "status": t.status,
+            "channel": json.loads(t.channel),
+            "data_logging": False,
+            "language_code": t.language_code,
+            "customer_key": t.customer_key,
+            "media_start_time": iso(t.media_start_time) if t.media_start_time is not None else None,
+            "duration": t.duration,
+            "url": url,
+            "redaction": t.redaction,
+            "encryption_credential_sid": t.encryption_credential_sid,
+            "links": {
+                "sentences": f"{url}/Sentences",
+                "encrypted_sentences": f"{url}/Sentences/Encrypted",
+                "media": f"{url}/Media",
+                "operator_results": f"{url}/OperatorResults",
+                "encrypted_operator_results": f"{url}/OperatorResults/Encrypted",
+            },
+        }
+
+    # --- lifecycle ---------------------------------------------------------------------------------------------
+
+    def _finish(self, t: TranscriptRecord, now: float) -> None:
+        t.status = FAILED if t.will_fail else COMPLETED
+        t.updated = now
+        if t.status == COMPLETED:
+            t.duration = media_seconds(t.sid)
+        self.counts[t.status] += 1
+        service = self.services.get(t.service_sid)
+        if service is None or not service.webhook_url or service.webhook_http_method == "NULL":
+            return
+        body: dict[str, Any] = {
+            "account_sid": self.sid,
+            "service_sid": t.service_sid,
+            "transcript_sid": t.sid,
+            "event_type": EVENT_TYPE,
+        }
+        if t.customer_key is not None:
+            body["customer_key"] = t.customer_key
+        if t.encryption_credential_sid:
+            body["encryption_credential_sid"] = t.encryption_credential_sid
+        event = CallbackEvent(self.sid, service.webhook_url, service.webhook_http_method, self.auth_token, body)
+        self.ctx.outbox.append(event)
+        if t.status == COMPLETED and t.operator_sids:
+            # Operator results are announced by a second callback on the same webhook (twilio-wire.md §3).
+            self.ctx.outbox.append(event)
+
+    def refresh(self, t: TranscriptRecord, now: float, *, poll: bool = False) -> None:
+        """Bring `t` up to date with the clock (and count a poll when `poll`)."""
+        if t.status in FINAL:
+            return
+        if math.isinf(t.due):  # after_polls
+            if poll:
+                t.polls += 1
+                if t.polls >= self.lifecycle.polls:
+                    self._finish(t, now)
+                elif t.status != IN_PROGRESS:
+                    t.status, t.updated = IN_PROGRESS, now
+        elif now >= t.due:
+            self._finish(t, now)
+        elif now >= t.started and t.status != IN_PROGRESS:
+            t.status, t.updated = IN_PROGRESS, now
+
+    # --- operations --------------------------------------------------------------------------------------------
+
+    def create_transcript(self, p: Params) -> Result:
+        service_sid = p.required("ServiceSid")
+        if not is_sid(service_sid, "GA"):
+            raise invalid_parameter("ServiceSid", service_sid, "must be a Service SID (GA…)")
+        service = self.services.get(service_sid)
+        if service is None:
+            raise not_found(f"/v2/Services/{service_sid}")
+        channel = parse_channel(p.get("Channel"))
+        customer_key = p.get("CustomerKey")
+        if customer_key is not None and len(customer_key) > CUSTOMER_KEY_MAX:
+            raise invalid_parameter("CustomerKey", customer_key, f"must be at most {CUSTOMER_KEY_MAX} characters")
+        media_start_time = p.datetime("MediaStartTime")
+        if channel.source_sid is not None and channel.source_sid in self.by_source_sid:
+            existing = self.by_source_sid[channel.source_sid]
+            raise invalid_parameter(
+                "Channel", channel.source_sid, f"Recording already has a transcript ({existing}); delete it first"
+            )
+        now = self.ctx.clock.now()
+        t = TranscriptRecord(
+            self.ctx.sids.new("GT"), service, channel.compact_json, customer_key, media_start_time,
+            channel.source_sid, channel.roles, now,
+        )  # fmt: skip
+        lifecycle = self.lifecycle
+        if lifecycle.failure_rate > 0:
+            t.will_fail = self.ctx.rng.random() < lifecycle.failure_rate
+        self.transcripts[t.sid] = t
+        self.order.append(t)
+        if t.source_sid is not None:
+            self.by_source_sid[t.source_sid] = t.sid
+        if customer_key is not None:
+            self.customer_keys[customer_key] += 1
+        self.counts["created"] += 1
+        if lifecycle.mode == "after_polls":
+            t.due = math.inf
+        elif lifecycle.mode == "after_seconds":
+            total = lifecycle.seconds + lifecycle.per_media_second * media_seconds(t.sid)
+            t.started, t.due = now + total / 4, now + total
+            if total > 0:
+                self.ctx.schedule(t.due, self.sid, t.sid)
+        if t.due <= now:
+            self._finish(t, now)
+        return Result(202, self.render_transcript(t))
+
+    def _transcript(self, sid: str, path: str = "") -> TranscriptRecord:
+        t = self.transcripts.get(sid)
+        if t is None:
+            raise not_found(f"/v2/Transcripts/{sid}{path}")
+        return t
+
+    def fetch_transcript(self, sid: str) -> Result:
+        t = self._transcript(sid)
+        self.refresh(t, self.ctx.clock.now(), poll=True)
+        return Result(200, self.render_transcript(t))
+
+    def delete_transcript(self, sid: str) -> Result:
+        t = self._transcript(sid)
+        del self.transcripts[sid]
+        t.deleted = True
+        if t.source_sid is not None:
+            self.by_source_sid.pop(t.source_sid, None)  # one transcript per Recording: deleting frees it
+        self.counts["deleted"] += 1
+        return Result(204, None)
+
+    def list_transcripts(self, p: Params) -> Result:
+        filters: list[tuple[str, str]] = []
+        service_sid = p.get("ServiceSid")
+        status = p.get("Status")
+        language = p.get("LanguageCode")
+        source_sid = p.get("SourceSid")
+        if status is not None and status not in STATUSES:
+            raise invalid_parameter("Status", status, f"must be one of {', '.join(STATUSES)}")
+        bounds = {name: p.datetime(name) for name in (
+            "BeforeStartTime", "AfterStartTime", "BeforeDateCreated", "AfterDateCreated",
+        )}  # fmt: skip
+        for name in ("ServiceSid", "BeforeStartTime", "AfterStartTime", "BeforeDateCreated", "AfterDateCreated",
+                     "Status", "LanguageCode", "SourceSid"):  # fmt: skip
+            value = p.get(name)
+            if value:
+                filters.append((name, value))
+        now = self.ctx.clock.now()
+        before_start, after_start = bounds["BeforeStartTime"], bounds["AfterStartTime"]
+        before_created, after_created = bounds["BeforeDateCreated"], bounds["AfterDateCreated"]
+
+        def keep(t: TranscriptRecord) -> bool:
+            if t.deleted or (service_sid and t.service_sid != service_sid):
+                return False
+            if (language and t.language_code != language) or (source_sid and t.source_sid != source_sid):
+                return False
+            if before_created is not None and not t.created < before_created:
+                return False
+            if after_created is not None and not t.created > after_created:
+                return False
+            if before_start is not None or after_start is not None:
+                start = t.media_start_time
+                if start is None or (before_start is not None and not start < before_start):
+                    return False
+                if after_start is not None and not start > after_start:
+                    return False
+            if status:
+                self.refresh(t, now)
+                return t.status == status
+            return True
+
+        def render(t: TranscriptRecord) -> dict[str, Any]:
+            self.refresh(t, now)
+            return self.render_transcript(t)
+
+        body = paginate(
+            p, key="transcripts", path="/v2/Transcripts", items=self.order, render=render, keep=keep, filters=filters
+        )
+        return Result(200, body)
+
+    # --- sub-resources -----------------------------------------------------------------------------------------
+
+    def list_sentences(self, tsid: str, p: Params) -> Result:
+        t = self._transcript(tsid, "/Sentences")
+        self.refresh(t, self.ctx.clock.now())
+        redacted = bool(p.bool("Redacted", True)) and t.redaction
+        words = bool(p.bool("WordTimestamps", False))
+        completed = t.status == COMPLETED
+        records = self.sentence_source.sentences(t.sid, t.duration, t.roles) if completed else []
+        indexed = list(enumerate(records))
+
+        def render(item: tuple[int, Any]) -> dict[str, Any]:
+            index, record = item
+            sid = "GX" + hashlib.sha256(f"{t.sid}:{index}".encode()).hexdigest()[:32]
+            return render_sentence(record, index, sid, redacted=redacted, word_timestamps=words)
+
+        path = f"/v2/Transcripts/{tsid}/Sentences"
+        body = paginate(
+            p, key="sentences", path=path, items=indexed, render=render, max_page_size=5000, newest_first=False
+        )
+        return Result(200, body)
+
+    def fetch_media(self, tsid: str, p: Params) -> Result:
+        t = self._transcript(tsid, "/Media")
+        p.bool("Redacted", True)
+        return Result(
+            200,
+            {
+                "account_sid": self.sid,
+                "media_url": self.ctx.signed_url(f"/__mock__/media/{self.sid}/{t.sid}"),
+                "service_sid": t.service_sid,
+                "sid": t.sid,
+                "url": f"{BASE}/v2/Transcripts/{t.sid}/Media",
+            },
+        )
+
+    def _operator_results(self, t: TranscriptRecord, redacted: bool) -> list[dict[str, Any]]:
+        if t.status != COMPLETED:
+            return []
+        out = []
+        for osid in t.operator_sids:
+            name, operator_type = self.operator_name_and_type(osid)
+            url = f"{BASE}/v2/Transcripts/{t.sid}/OperatorResults/{osid}"
+            out.append(operator_result(osid, name, operator_type, t.sid, url, redacted=redacted))
+        return out
+
+    def list_operator_results(self, tsid: str, p: Params) -> Result:
+        t = self._transcript(tsid, "/OperatorResults")
+        self.refresh(t, self.ctx.clock.now())
+        redacted = bool(p.bool("Redacted", True)) and t.redaction
+        rows = self._operator_results(t, redacted)
+        path = f"/v2/Transcripts/{tsid}/OperatorResults"
+        body = paginate(p, key="operator_results", path=path, items=rows, render=dict, newest_first=False)
+        return Result(200, body)
+
+    def fetch_operator_result(self, tsid: str, osid: str, p: Params) -> Result:
+        t = self._transcript(tsid, f"/OperatorResults/{osid}")
+        self.refresh(t, self.ctx.clock.now())
+        redacted = bool(p.bool("Redacted", True)) and t.redaction
+        for row in self._operator_results(t, redacted):
+            if row["operator_sid"] == osid:
+                return Result(200, row)
+        raise not_found(f"/v2/Transcripts/{tsid}/OperatorResults/{osid}")
+
+    def fetch_encrypted_sentences(self, tsid: str, p: Params) -> Result:
+        t = self._transcript(tsid, "/Sentences/Encrypted")
+        p.bool("Redacted", True)
+        location = self.ctx.signed_url(f"/__mock__/encrypted/{self.sid}/{t.sid}/sentences")
+        url = f"{BASE}/v2/Transcripts/{t.sid}/Sentences/Encrypted"
+        return Result(200, {"location": location, "transcript_sid": t.sid, "url": url})
+
+    def fetch_encrypted_operator_results(self, tsid: str, p: Params) -> Result:
+        t = self._transcript(tsid, "/OperatorResults/Encrypted")
+        p.bool("Redacted", True)
+        base = f"/__mock__/encrypted/{self.sid}/{t.sid}/operator_results"
+        locations = [self.ctx.signed_url(f"{base}/{o}") for o in t.operator_sids]
+        url = f"{BASE}/v2/Transcripts/{t.sid}/OperatorResults/Encrypted"
+        return Result(200, {"locations": locations, "transcript_sid": t.sid, "url": url})
+
+
+__all__ = ["ApiError", "TranscriptOperations"]
