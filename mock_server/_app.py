@@ -1,0 +1,226 @@
+"""The mock as one aiohttp application: state, wiring, and the lifecycle ticker.
+
+`create_app()` builds a `MockState` — the registry (domain model), the global configuration and each account's
+overrides, one `AccountLimiter` per account, the fault injector, the webhook dispatcher and the request counters —
+stores it under the typed `STATE` key, and routes:
+
+- `/__mock__/…` to the control plane (`_control.py`) and `/__mock__/media/{GT…}` to the signed media download;
+- every other path to one Twilio handler (`_handlers.py`) that looks the path up in its own precomputed table, so a
+  request passes no middleware and no regular expression, and unknown paths and wrong methods get Twilio's JSON.
+
+Determinism: every random choice comes from the app's seed. The registry (SIDs, tokens, lifecycle failures), the
+fault injector and the webhook dispatcher each get their own `random.Random` derived from that one seed, so webhook
+timing (which depends on the network) can never shift the SIDs that requests get; `POST /__mock__/seed` re-seeds
+all three in place.
+
+Configuration layers: the global `MockConfig`, then each account's merge patches applied in order. An account
+follows every global change to keys it has not overridden itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import Any
+
+from aiohttp import web
+
+from mock_server._clock import Clock, SystemClock
+from mock_server._config import MockConfig
+from mock_server._faults import FaultInjector
+from mock_server._limits import AccountLimiter
+from mock_server._model import Account, Registry
+from mock_server._stats import Counters
+from mock_server._webhooks import WebhookDispatcher, WebhookEvent
+
+log = logging.getLogger("mock_server")
+
+TICK_S = 0.05  # the ticker never sleeps longer than this, so a transition is at most this late
+
+
+def _streams(seed: int) -> tuple[str, str, str]:
+    return f"{seed}/registry", f"{seed}/faults", f"{seed}/webhooks"
+
+
+def _needs_decision(config: MockConfig) -> bool:
+    latency = config.latency_ms
+    return config.faults.any or not latency.default.is_zero or any(not s.is_zero for s in latency.routes.values())
+
+
+class AccountRuntime:
+    """One account's HTTP-side state: its config overrides, effective config, limiter and counters."""
+
+    __slots__ = ("account", "config", "counters", "decide", "limiter", "patches", "sid")
+
+    def __init__(self, account: Account, patches: list[Mapping[str, Any]], config: MockConfig, clock: Clock) -> None:
+        self.account = account
+        self.sid: str = account.sid
+        self.patches = patches
+        self.config = config
+        self.limiter = AccountLimiter(config, clock)
+        self.counters = Counters()
+        self.decide = _needs_decision(config)
+        account.lifecycle = config.lifecycle
+
+    def apply(self, config: MockConfig) -> None:
+        self.config = config
+        self.limiter.reconfigure(config)
+        self.decide = _needs_decision(config)
+        self.account.lifecycle = config.lifecycle
+
+
+class MockState:
+    """Everything one running mock knows. Handlers hold a direct reference, so a request does no app lookups."""
+
+    def __init__(self, config: MockConfig, seed: int, clock: Clock) -> None:
+        self.clock = clock
+        self.seed = seed
+        reg_seed, fault_seed, hook_seed = _streams(seed)
+        self.rng = random.Random(reg_seed)
+        self.fault_rng = random.Random(fault_seed)
+        self.webhook_rng = random.Random(hook_seed)
+        self.config = config
+        self.registry = self._new_registry()
+        self.faults = FaultInjector(self.fault_rng)
+        self.webhooks = WebhookDispatcher(self.webhook_rng, clock)
+        self.accounts: dict[str, AccountRuntime] = {}
+        self.counters = Counters()
+        self.unexpected_errors = 0  # requests that reached the last-resort 500; tests assert it stays 0
+        self.base_url_known = False
+        self.wake = asyncio.Event()
+        self.ticker_due = float("inf")  # when the ticker will next look; a create due earlier wakes it
+        self.dev_account = self._create_dev_account()
+
+    def _new_registry(self) -> Registry:
+        registry = Registry(self.rng, self.clock)
+        registry.media_url_ttl_s = self.config.media_url_ttl_s
+        return registry
+
+    # --- accounts and configuration ---------------------------------------------------------------------------
+
+    def _create_dev_account(self) -> Account:
+        # Token drawn from the seeded stream, so `cintel mock --seed N` prints the same credentials every time.
+        return self.create_account({}, f"{self.rng.getrandbits(128):032x}").account
+
+    def create_account(self, patch: Mapping[str, Any], auth_token: str | None = None) -> AccountRuntime:
+        """A new account with `patch` as its config overrides (validated first: a bad key creates nothing)."""
+        patches = [dict(patch)] if patch else []
+        config = self._effective(patches)
+        account = self.registry.create_account(auth_token=auth_token, lifecycle=config.lifecycle)
+        runtime = AccountRuntime(account, patches, config, self.clock)
+        self.accounts[account.sid] = runtime
+        return runtime
+
+    def _effective(self, patches: Iterable[Mapping[str, Any]]) -> MockConfig:
+        config = self.config
+        for patch in patches:
+            config = config.patched(patch, where="account config")
+        return config
+
+    def patch_global(self, patch: Mapping[str, Any]) -> MockConfig:
+        """Apply a merge patch to the global config; every account is recomputed (all-or-nothing on errors)."""
+        new = self.config.patched(patch)
+        old, self.config = self.config, new
+        try:
+            effective = {sid: self._effective(rt.patches) for sid, rt in self.accounts.items()}
+        except Exception:
+            self.config = old
+            raise
+        for sid, config in effective.items():
+            self.accounts[sid].apply(config)
+        self.registry.media_url_ttl_s = new.media_url_ttl_s
+        return new
+
+    def patch_account(self, runtime: AccountRuntime, patch: Mapping[str, Any]) -> MockConfig:
+        patches = [*runtime.patches, dict(patch)]
+        config = self._effective(patches)
+        runtime.patches = patches
+        runtime.apply(config)
+        return config
+
+    # --- reset and seed -----------------------------------------------------------------------------------------
+
+    def reseed(self, seed: int) -> None:
+        self.seed = seed
+        for rng, stream in zip((self.rng, self.fault_rng, self.webhook_rng), _streams(seed), strict=True):
+            rng.seed(stream)
+
+    def reset(self) -> None:
+        """Forget every account, resource and counter; keep the global config; start again as at boot.
+
+        The generators are re-seeded with the current seed first, so after a reset the dev account has the same
+        SID and token as at startup and the same requests get the same SIDs as in a fresh process.
+        """
+        base_url = self.registry.public_base_url
+        self.accounts.clear()
+        self.counters = Counters()
+        self.unexpected_errors = 0
+        self.reseed(self.seed)
+        self.registry = self._new_registry()  # a fresh registry draws its secrets exactly as at startup
+        self.registry.public_base_url = base_url
+        self.dev_account = self._create_dev_account()
+
+    # --- lifecycle callbacks -------------------------------------------------------------------------------------
+
+    def submit(self, events: Iterable[Any]) -> None:
+        """Hand completion callbacks to the dispatcher with their account's webhook faults."""
+        for event in events:
+            runtime = self.accounts.get(event.account_sid)
+            if runtime is None:
+                continue  # the account was reset away between the transition and now
+            hook = WebhookEvent(event.account_sid, event.url, event.method, event.auth_token, event.body)
+            self.webhooks.submit(hook, runtime.config.webhook_faults)
+
+    def after_create(self) -> None:
+        """Wake the ticker when a request scheduled a transition earlier than the ticker will next look."""
+        due = self.registry.next_due()
+        if due is not None and due < self.ticker_due:
+            self.wake.set()
+
+    async def run_ticker(self) -> None:
+        """Apply due lifecycle transitions and send their callbacks, sleeping until the next one (≤ TICK_S)."""
+        while True:
+            now = self.clock.now()
+            try:
+                self.submit(self.registry.tick(now))
+            except Exception:  # a bug here must not stop every later transition
+                log.exception("lifecycle tick failed")
+            due = self.registry.next_due()
+            delay = TICK_S if due is None else min(max(due - now, 0.0), TICK_S)
+            self.ticker_due = now + delay
+            self.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), delay)
+
+
+STATE: web.AppKey[MockState] = web.AppKey("cintel_mock_state", MockState)
+
+
+async def _background(app: web.Application) -> AsyncIterator[None]:
+    state = app[STATE]
+    state.wake = asyncio.Event()  # bind to the running loop (the app may have been built outside it)
+    await state.webhooks.start()
+    ticker = asyncio.create_task(state.run_ticker(), name="cintel-mock-ticker")
+    try:
+        yield
+    finally:
+        ticker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ticker
+        await state.webhooks.close()
+
+
+def create_app(config: MockConfig | None = None, *, seed: int = 0, clock: Clock | None = None) -> web.Application:
+    """The mock as an aiohttp application (all limits off and no faults unless `config` says otherwise)."""
+    from mock_server import _control, _handlers
+
+    state = MockState(config or MockConfig(), seed, clock or SystemClock())
+    app = web.Application()
+    app[STATE] = state
+    _control.add_routes(app, state)
+    app.router.add_route("*", "/{tail:.*}", _handlers.twilio_handler(state))
+    app.cleanup_ctx.append(_background)
+    return app
