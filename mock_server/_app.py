@@ -32,7 +32,7 @@ from mock_server._clock import Clock, SystemClock
 from mock_server._config import MockConfig
 from mock_server._faults import FaultInjector
 from mock_server._limits import AccountLimiter
-from mock_server._model import Account, Registry
+from mock_server._model import Account, Principal, Registry
 from mock_server._stats import Counters
 from mock_server._webhooks import WebhookDispatcher, WebhookEvent
 
@@ -87,6 +87,8 @@ class MockState:
         self.faults = FaultInjector(self.fault_rng)
         self.webhooks = WebhookDispatcher(self.webhook_rng, clock)
         self.accounts: dict[str, AccountRuntime] = {}
+        # Authorization header → verdict; accounts and keys only disappear on reset, which clears it.
+        self.principals: dict[str, tuple[Principal, AccountRuntime]] = {}
         self.counters = Counters()
         self.unexpected_errors = 0  # requests that reached the last-resort 500; tests assert it stays 0
         self.base_url_known = False
@@ -156,6 +158,7 @@ class MockState:
         """
         base_url = self.registry.public_base_url
         self.accounts.clear()
+        self.principals.clear()
         self.counters = Counters()
         self.unexpected_errors = 0
         self.reseed(self.seed)

@@ -13,7 +13,7 @@ from typing import Any
 
 
 class Counters:
-    """What the HTTP layer saw for one account (or for the whole app)."""
+    """What the HTTP layer saw for one account (or, app-wide, for requests that never reached an account)."""
 
     __slots__ = ("by_status", "dropped", "requests")
 
@@ -48,18 +48,22 @@ _SUMMED = (
 
 
 def totals(per_account: Iterable[Mapping[str, Any]], app: Counters) -> dict[str, Any]:
-    """Global totals: sums over accounts, plus requests the app answered before it knew the account (401, 404)."""
+    """Global totals: sums over accounts, plus the requests answered before an account was known (401, 404, 405)."""
     out: dict[str, Any] = dict.fromkeys(_SUMMED, 0)
+    out.update(app.to_json())
+    by_status: dict[str, int] = dict(out["responses_by_status"])
     by_customer_key: dict[str, int] = {}
     peak = 0
     for stats in per_account:
         for key in _SUMMED:
-            if key != "requests":
-                out[key] += int(stats.get(key, 0))
+            out[key] += int(stats.get(key, 0))
+        out["connections_dropped"] += int(stats.get("connections_dropped", 0))
+        for status, count in stats.get("responses_by_status", {}).items():
+            by_status[status] = by_status.get(status, 0) + count
         for key, count in stats.get("transcripts_by_customer_key", {}).items():
             by_customer_key[key] = by_customer_key.get(key, 0) + count
         peak = max(peak, int(stats.get("peak_in_flight", 0)))
-    out.update(app.to_json())
+    out["responses_by_status"] = dict(sorted(by_status.items()))
     out["peak_in_flight"] = peak  # the largest single-account peak: accounts are limited separately
     out["transcripts_by_customer_key"] = by_customer_key
     return out
