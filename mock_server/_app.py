@@ -34,7 +34,7 @@ from mock_server._faults import FaultInjector
 from mock_server._limits import AccountLimiter
 from mock_server._model import Account, Principal, Registry
 from mock_server._stats import Counters
-from mock_server._webhooks import WebhookDispatcher, WebhookEvent
+from mock_server._webhooks import CallbackLike, WebhookDispatcher
 
 log = logging.getLogger("mock_server")
 
@@ -109,7 +109,7 @@ class MockState:
 
     def create_account(self, patch: Mapping[str, Any], auth_token: str | None = None) -> AccountRuntime:
         """A new account with `patch` as its config overrides (validated first: a bad key creates nothing)."""
-        patches = [dict(patch)] if patch else []
+        patches: list[Mapping[str, Any]] = [dict(patch)] if patch else []
         config = self._effective(patches)
         account = self.registry.create_account(auth_token=auth_token, lifecycle=config.lifecycle)
         runtime = AccountRuntime(account, patches, config, self.clock)
@@ -137,7 +137,7 @@ class MockState:
         return new
 
     def patch_account(self, runtime: AccountRuntime, patch: Mapping[str, Any]) -> MockConfig:
-        patches = [*runtime.patches, dict(patch)]
+        patches: list[Mapping[str, Any]] = [*runtime.patches, dict(patch)]
         config = self._effective(patches)
         runtime.patches = patches
         runtime.apply(config)
@@ -159,6 +159,7 @@ class MockState:
         base_url = self.registry.public_base_url
         self.accounts.clear()
         self.principals.clear()
+        self.webhooks.reset_stats()
         self.counters = Counters()
         self.unexpected_errors = 0
         self.reseed(self.seed)
@@ -168,14 +169,13 @@ class MockState:
 
     # --- lifecycle callbacks -------------------------------------------------------------------------------------
 
-    def submit(self, events: Iterable[Any]) -> None:
+    def submit(self, events: Iterable[CallbackLike]) -> None:
         """Hand completion callbacks to the dispatcher with their account's webhook faults."""
         for event in events:
             runtime = self.accounts.get(event.account_sid)
             if runtime is None:
                 continue  # the account was reset away between the transition and now
-            hook = WebhookEvent(event.account_sid, event.url, event.method, event.auth_token, event.body)
-            self.webhooks.submit(hook, runtime.config.webhook_faults)
+            self.webhooks.submit(event, runtime.config.webhook_faults)
 
     def after_create(self) -> None:
         """Wake the ticker when a request scheduled a transition earlier than the ticker will next look."""

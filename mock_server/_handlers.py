@@ -88,11 +88,13 @@ def parse_pairs(raw: bytes | str) -> Params:
         return _EMPTY
     if isinstance(raw, bytes):
         try:
-            raw = raw.decode("utf-8")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError:
-            _raise_for_bytes(raw)
+            raise _not_utf8(raw) from None
+    else:
+        text = raw
     values: dict[str, list[str]] = {}
-    for chunk in raw.split("&"):
+    for chunk in text.split("&"):
         if not chunk:
             continue
         name, _, value = chunk.partition("=")
@@ -108,20 +110,20 @@ def parse_pairs(raw: bytes | str) -> Params:
     return Params(values)
 
 
-def _raise_for_bytes(raw: bytes) -> None:
-    # Name the pair that is not UTF-8, so the 20001 says which parameter was wrong.
+def _not_utf8(raw: bytes) -> ApiError:
+    """A 20001 naming the pair whose bytes are not UTF-8, so the message says which parameter was wrong."""
     for chunk in raw.split(b"&"):
         name, _, value = chunk.partition(b"=")
         shown_name = name.decode("utf-8", "replace")
         try:
             name.decode("utf-8")
         except UnicodeDecodeError:
-            raise invalid_parameter("parameter name", shown_name, "not UTF-8") from None
+            return invalid_parameter("parameter name", shown_name, "not UTF-8")
         try:
             value.decode("utf-8")
         except UnicodeDecodeError:
-            raise invalid_parameter(shown_name, value.decode("utf-8", "replace"), "not UTF-8") from None
-    raise invalid_parameter("body", raw.decode("utf-8", "replace"), "not UTF-8")  # pragma: no cover
+            return invalid_parameter(shown_name, value.decode("utf-8", "replace"), "not UTF-8")
+    return invalid_parameter("body", raw.decode("utf-8", "replace"), "not UTF-8")  # pragma: no cover
 
 
 async def _form(request: web.Request) -> Params:
@@ -188,7 +190,9 @@ def twilio_handler(state: MockState, table: RouteTable | None = None) -> Handler
         counters.count(response.status)
         return response
 
-    async def _serve(request: web.Request, route: Route, ids: tuple[str, ...], runtime: AccountRuntime) -> Any:
+    async def _serve(
+        request: web.Request, route: Route, ids: tuple[str, ...], runtime: AccountRuntime
+    ) -> web.Response | None:
         """Admit, fault, sleep, parse, perform. Returns the response, or None to drop the connection."""
         limiter = runtime.limiter
         admission = limiter.admit(route.family)  # raises 429 / 20429 before anything is processed

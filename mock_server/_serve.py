@@ -50,9 +50,14 @@ async def serve(
     port: int = 0,
     seed: int = 0,
     clock: Clock | None = None,
+    app: web.Application | None = None,
 ) -> AsyncIterator[RunningMock]:
-    """Serve a new mock on `host:port` (port 0 picks a free one) until the block exits."""
-    app = create_app(config, seed=seed, clock=clock)
+    """Serve a new mock on `host:port` (port 0 picks a free one) until the block exits.
+
+    `app` serves an application already made by `create_app()` (config, seed and clock are then its own).
+    """
+    if app is None:
+        app = create_app(config, seed=seed, clock=clock)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     try:
