@@ -235,17 +235,14 @@ def _parse_latency_spec(value: Any, path: str, where: str) -> LatencySpec:
 
 def _latency_from_reader(r: _Reader) -> LatencySpec:
     dist = cast(Distribution, r.choice("distribution", "fixed", ("fixed", "uniform", "lognormal")))
-    spec = LatencySpec(
-        distribution=dist,
-        ms=r.number("ms", 0.0),
-        low_ms=r.number("low_ms", 0.0),
-        high_ms=r.number("high_ms", 0.0),
-        median_ms=r.number("median_ms", 0.0),
-        sigma=r.number("sigma", 0.5, high=10.0),
-    )
-    if dist == "uniform" and spec.high_ms < spec.low_ms:
-        raise r.err("high_ms", spec.high_ms, f"must be ≥ low_ms ({spec.low_ms:g})")
-    return spec
+    ms, low, high = r.number("ms", 0.0), r.number("low_ms", 0.0), r.number("high_ms", 0.0)
+    median, sigma = r.number("median_ms", 0.0), r.number("sigma", 0.5, high=10.0)
+    if dist == "uniform" and high < low:
+        raise r.err("high_ms", high, f"must be ≥ low_ms ({low:g})")
+    # Only the chosen distribution's parameters are kept (the others stay default), so to_json() round-trips.
+    if dist == "uniform":
+        return LatencySpec(dist, low_ms=low, high_ms=high)
+    return LatencySpec(dist, median_ms=median, sigma=sigma) if dist == "lognormal" else LatencySpec(ms=ms)
 
 
 def _parse_latency(value: Any, where: str) -> LatencyConfig:
@@ -299,9 +296,14 @@ def _parse_schedule(value: Any, where: str) -> tuple[CapacityStep, ...]:
     return tuple(sorted(steps, key=lambda s: s.at_s))
 
 
+def _section(r: _Reader, name: str) -> Any:
+    value = r.get(name)
+    return {} if value is None else value  # absent or null: all defaults; anything else must be an object
+
+
 def _parse_config(data: Mapping[str, Any], where: str) -> MockConfig:
     r = _Reader(data, "", where)
-    lc = _Reader(r.get("lifecycle") or {}, "lifecycle", where)
+    lc = _Reader(_section(r, "lifecycle"), "lifecycle", where)
     lifecycle = LifecycleConfig(
         mode=cast(LifecycleMode, lc.choice("mode", "after_seconds", ("immediate", "after_seconds", "after_polls"))),
         seconds=lc.number("seconds", 2.0),
@@ -310,7 +312,7 @@ def _parse_config(data: Mapping[str, Any], where: str) -> MockConfig:
         failure_rate=lc.fraction("failure_rate"),
     )
     lc.finish()
-    fr = _Reader(r.get("faults") or {}, "faults", where)
+    fr = _Reader(_section(r, "faults"), "faults", where)
     faults = FaultsConfig(
         error_5xx=fr.fraction("error_5xx"),
         reset_before=fr.fraction("reset_before"),
@@ -321,7 +323,7 @@ def _parse_config(data: Mapping[str, Any], where: str) -> MockConfig:
     if faults.error_5xx + faults.reset_before + faults.reset_after_commit > 1.0:
         raise ConfigError(f"{where}: 'faults' error_5xx + reset_before + reset_after_commit must not exceed 1")
     fr.finish()
-    wr = _Reader(r.get("webhook_faults") or {}, "webhook_faults", where)
+    wr = _Reader(_section(r, "webhook_faults"), "webhook_faults", where)
     webhook_faults = WebhookFaultsConfig(
         drop=wr.fraction("drop"),
         duplicate=wr.fraction("duplicate"),
