@@ -10,8 +10,8 @@ stores it under the typed `STATE` key, and routes:
 
 Determinism: every random choice comes from the app's seed. The registry (SIDs, tokens, lifecycle failures), the
 fault injector and the webhook dispatcher each get their own `random.Random` derived from that one seed, so webhook
-timing (which depends on the network) can never shift the SIDs that requests get; `POST /__mock__/seed` re-seeds
-all three in place.
+timing (which depends on the network) can never shift the SIDs that requests get; `POST /__mock__/seed` resets the
+mock with the new seed.
 
 Configuration layers: the global `MockConfig`, then each account's merge patches applied in order. An account
 follows every global change to keys it has not overridden itself.

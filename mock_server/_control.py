@@ -10,7 +10,8 @@
     GET   /__mock__/accounts/{AccountSid}/stats  one account's stats
     POST  /__mock__/reset                        forget all accounts, resources and counters; keep the global
                                                  config; re-seed, so the dev account is the one printed at start
-    POST  /__mock__/seed                         {"seed": N} → re-seed every generator in place (state is kept)
+    POST  /__mock__/seed                         {"seed": N} → a reset with seed N: from here on the mock behaves
+                                                 exactly like a fresh `--seed N` process (same SIDs, faults)
     GET   /__mock__/media/{AccountSid}/{GT…}     ?Expires=&Signature= → audio/wav (the signature is the credential)
 
 Config keys in an account's create body are that account's overrides, exactly as a later PATCH of its config; a
@@ -153,8 +154,11 @@ class _Control:
         unknown = sorted(set(body) - {"seed"})
         if unknown:
             raise _bad(f"unknown key '{unknown[0]}'")
-        self.state.reseed(seed)
-        return json_response(200, {"seed": seed})
+        # Re-seeding alone would replay SIDs already in use; with a reset the run is a fresh `--seed N` mock.
+        self.state.seed = seed
+        self.state.reset()
+        dev = self.state.dev_account
+        return json_response(200, {"seed": seed, "dev_account_sid": dev.sid})
 
 
 def _dispatch(by_method: Mapping[str, Handler]) -> Handler:
