@@ -1,0 +1,86 @@
+"""The `cintel` command line: subcommand dispatch, exit codes, and `cintel mock` as a real process."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from harness._cli import main
+
+
+def test_no_subcommand_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "COMMAND" in capsys.readouterr().err
+
+
+def test_unknown_subcommand_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["transcribe-everything"]) == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_mock_with_a_bad_config_file_exits_2_naming_file_and_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "mock.toml"
+    config.write_text("concurrency_limit = 4\n[lifecycle]\nmodee = 'immediate'\n")
+    assert main(["mock", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert str(config) in err
+    assert "lifecycle.modee" in err
+
+
+def test_mock_help_documents_its_options(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["mock", "--help"]) == 0
+    out = capsys.readouterr().out
+    for option in ("--host", "--port", "--seed", "--config"):
+        assert option in out
+
+
+def test_cintel_mock_serves_and_prints_a_working_dev_account(tmp_path: Path) -> None:
+    """The real console entry point, as a user runs it: it prints a base URL and credentials that work."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from harness._cli import main; sys.exit(main())", "mock", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        deadline = time.monotonic() + 20
+        base = sid = token = None
+        while time.monotonic() < deadline and not (base and sid and token):
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            base = base or _find(r"(http://127\.0\.0\.1:\d+)", line)
+            sid = sid or _find(r"\b(AC[0-9a-f]{32})\b", line)
+            token = token or _find(r"\b([0-9a-f]{32})\b", line.replace(sid or "", ""))
+        printed = "".join(lines)
+        assert base, printed
+        assert sid, printed
+        assert token, printed
+        response = httpx.get(f"{base}/v2/Services", auth=(sid, token), timeout=5)
+        assert response.status_code == 200
+        assert response.json()["meta"]["key"] == "services"
+        assert httpx.get(f"{base}/v2/Services", auth=(sid, "0" * 32), timeout=5).json()["code"] == 20003
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def _find(pattern: str, text: str) -> str | None:
+    match = re.search(pattern, text)
+    return match.group(1) if match else None
