@@ -224,6 +224,7 @@ def create_app(config: MockConfig | None = None, *, seed: int = 0, clock: Clock 
     app = web.Application()
     app[STATE] = state
     _control.add_routes(app, state)
-    app.router.add_route("*", "/{tail:.*}", _handlers.twilio_handler(state))
+    # [\s\S]: a path may hold a decoded newline, which "." would not match (aiohttp would answer text/plain).
+    app.router.add_route("*", r"/{tail:[\s\S]*}", _handlers.twilio_handler(state))
     app.cleanup_ctx.append(_background)
     return app
