@@ -118,7 +118,7 @@ class Api:
 
     @property
     def state(self) -> MockState:
-        return self.client.app[STATE]  # type: ignore[index]
+        return self.client.app[STATE]
 
     @property
     def dev(self) -> Creds:

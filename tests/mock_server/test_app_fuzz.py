@@ -88,7 +88,7 @@ def test_create_with_garbage_channel(fuzz_target: Target, channel: str, extra: d
 @given(pairs=st.lists(st.tuples(names | st.text(max_size=10), st.text(max_size=30)), max_size=6), raw=raw_pairs)
 def test_list_with_arbitrary_query(fuzz_target: Target, pairs: list[tuple[str, str]], raw: Any) -> None:
     mock, client, _ = fuzz_target
-    _assert_twilio_answer(client.get("/v2/Transcripts", params=pairs), mock)
+    _assert_twilio_answer(client.get("/v2/Transcripts", params=tuple(pairs)), mock)
     query = _encode(raw).decode("ascii")
     _assert_twilio_answer(client.get(f"/v2/Transcripts?{query}"), mock)
     _assert_twilio_answer(client.get(f"/v2/Services?{query}"), mock)
