@@ -290,3 +290,31 @@ async def test_429_when_over_the_concurrency_limit(make_api: object) -> None:
     assert statuses == [200, 429, 429]
     refused = next(r for r in replies if r.status == 429)
     assert refused.body["code"] == 20429
+
+
+async def test_rate_limit_headers_and_token_bucket_429(make_api: Any) -> None:
+    api: Api = await make_api({"rate_limits": {"services": {"per_second": 0.001, "burst": 2}}, "retry_after": True})
+    dev = api.dev
+    first = await api.call("GET", "/v2/Services", dev)
+    assert first.status == 200
+    assert first.headers["X-Rate-Limit-Limit"]
+    assert "X-Rate-Limit-Remaining" in first.headers
+    assert "X-Rate-Limit-Config" in first.headers
+    assert (await api.call("GET", "/v2/Services", dev)).status == 200
+    refused = await api.call("GET", "/v2/Services", dev)
+    assert (refused.status, refused.body["code"]) == (429, 20429)
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert (await api.call("GET", "/v2/Transcripts", dev)).status == 200  # another family has its own bucket
+
+
+async def test_after_polls_lifecycle_completes_on_fetch_and_queues_the_callback(make_api: Any) -> None:
+    api: Api = await make_api({"lifecycle": {"mode": "after_polls", "polls": 2}})
+    dev = api.dev
+    svc = await api.service(dev, WebhookUrl="http://127.0.0.1:9/hook")
+    tsid = (await api.transcript(dev, svc))["sid"]
+    statuses = [(await api.call("GET", f"/v2/Transcripts/{tsid}", dev)).body["status"] for _ in range(3)]
+    assert statuses[-1] == "completed"
+    assert statuses[0] != "completed"
+    stats = await api.control("GET", f"/__mock__/accounts/{dev.sid}/stats")
+    assert stats.body["transcripts_completed"] == 1
+    assert api.state.registry.drain_callbacks() == []  # the request path handed them to the dispatcher
