@@ -20,6 +20,7 @@ import random
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 from yarl import URL
@@ -74,6 +75,14 @@ class _Stats:
 class _Job:
     event: CallbackLike
     faults: WebhookFaultsConfig
+
+
+def _redact(url: str) -> str:
+    """The URL for logs: Twilio webhook URLs may carry `user:password@` credentials, which never reach a log."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
 
 
 def _query_value(value: Any) -> str:
@@ -238,7 +247,7 @@ class WebhookDispatcher:
             stats.sent += 1
         else:
             stats.failed += 1
-            log.warning("webhook for %s to %s failed after %d attempts", account, job.event.url, attempt)
+            log.warning("webhook for %s to %s failed after %d attempts", account, _redact(job.event.url), attempt)
 
     async def _attempt(self, event: CallbackLike) -> bool:
         """One HTTP attempt; True on a 2xx answer."""
@@ -261,8 +270,8 @@ class WebhookDispatcher:
                 await response.read()
                 ok = 200 <= response.status < 300
                 if not ok:
-                    log.info("webhook to %s answered %d", event.url, response.status)
+                    log.info("webhook to %s answered %d", _redact(event.url), response.status)
                 return ok
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            log.info("webhook to %s failed: %s", event.url, type(exc).__name__)
+            log.info("webhook to %s failed: %s", _redact(event.url), type(exc).__name__)
             return False

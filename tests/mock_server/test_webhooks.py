@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -285,3 +286,17 @@ def test_repr_hides_the_auth_token() -> None:
 def test_stats_for_an_unknown_account_are_zero() -> None:
     d = WebhookDispatcher(random.Random(0))
     assert d.stats_for("AC" + "5" * 32) == {"webhooks_sent": 0, "webhooks_failed": 0, "webhooks_dropped": 0}
+
+
+async def test_failure_logs_never_show_url_credentials(
+    receiver: Receiver, dispatcher: WebhookDispatcher, caplog: pytest.LogCaptureFixture
+) -> None:
+    receiver.statuses["/down"] = [500] * 5
+    url = receiver.url("/down").replace("http://", "http://user:hunter2@")
+    with caplog.at_level(logging.DEBUG, logger="mock_server"):
+        dispatcher.submit(event(url), WebhookFaultsConfig(max_attempts=2, retry_base_ms=1))
+        assert await dispatcher.drain(5)
+    assert len(receiver.seen) == 2
+    assert "failed after 2 attempts" in caplog.text
+    assert "hunter2" not in caplog.text
+    assert TOKEN not in caplog.text
