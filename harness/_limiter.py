@@ -1,0 +1,280 @@
+"""AdaptiveLimiter: finds an account's concurrency (and rate) limit by itself, so nobody has to configure one.
+
+Twilio limits concurrent requests per account and answers the excess at once with 429 / 20429, unprocessed. Such
+a limit gives no latency warning — excess requests are refused, not queued — so the limiter must *probe*: raise
+its limit until it sees a 429, back off, and probe again, gently enough that 429s stay rare. It also watches
+latency, so that against a server that queues instead of refusing it stops growing before the queue builds.
+
+The decision — `decide(state, sample, params, now) -> state` — is a pure function; `AdaptiveLimiter` is a thin
+async wrapper (a FIFO of waiters, a pause gate, a pacer) that reads time from an injectable clock.
+
+Algorithm (what it borrows, from shared/reference/adaptive-concurrency.md):
+- **Loss → multiplicative decrease** (AIMD; Netflix `AIMDLimit`, TCP Reno): a 429 or a timeout multiplies the limit
+  by `backoff` (0.9), and caps it at the in-flight count the refused request was sent with, minus one — the
+  server refused at that concurrency, so that is an upper bound on its limit right now (other clients of the same
+  account included).
+- **One decrease per round trip** (TCP fast recovery): refusals of requests sent *before* the last decrease are
+  ignored; they describe the old limit. Without this, one burst of 429s collapses the limit to the floor — the
+  oscillation AIMD is known for around an external limit (Netflix/concurrency-limits#72, PR #174).
+- **Increase that slows near the last refusal and accelerates past it** (TCP CUBIC's W_max idea): +1 per round trip
+  below the last refusal point, +¼ within 3 % of it, then doubling each round trip once beyond it, so a capacity
+  that doubles is found in a few round trips and a steady one is probed rarely.
+- **No increase while the server queues** (Vegas / Gradient2 signal): if the short-term RTT exceeds `rtt_tolerance`
+  × the no-load RTT, growth stops; beyond twice that the limit shrinks by 2 % per round trip. The no-load RTT is a
+  running minimum that decays upward slowly, so a server that became slower is re-learned (Envoy re-measures
+  minRTT for the same reason, without its 503 bursts).
+- **No increase while app-limited** (Netflix: `inflight * 2 < limit`): a sample sent with less than half the limit
+  in flight says nothing about the limit.
+- **Rate limits**: a 429 with `Retry-After` pauses every new request until then. A 429 that came while far below
+  the concurrency limit means a *rate* limit (a concurrency limit refuses only at the top), so the wrapper also
+  paces sends at 0.8 × the goodput of the last second, cutting 20 % per further refusal per second and growing
+  10 % per clean second, and drops pacing once the cap sits well above what is being sent (AWS SDK adaptive
+  retry mode does the same with a CUBIC-shaped rate; the SRE book's client-side throttling is the ancestor).
+- Floor and ceiling clamp everything; the limit never leaves [floor, ceiling].
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+
+
+@dataclass(frozen=True)
+class LimiterParams:
+    initial: float = 16.0
+    floor: float = 1.0
+    ceiling: float = 1000.0
+    backoff: float = 0.9
+    rtt_tolerance: float = 1.5
+    rtt_smoothing: float = 0.1
+    noload_decay: float = 0.001  # per sample, the no-load RTT creeps up by this fraction (re-learns a slower server)
+    min_queue_delay_s: float = 0.002  # below this, RTT above the no-load RTT is jitter, not a queue
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.floor <= self.initial <= self.ceiling:
+            raise ValueError("need 1 ≤ floor ≤ initial ≤ ceiling")
+        if not 0.5 <= self.backoff < 1:
+            raise ValueError("backoff must be in [0.5, 1)")
+
+
+@dataclass(frozen=True)
+class Sample:
+    rtt: float  # seconds from send to answer
+    in_flight: int  # requests in flight when this one was sent, itself included
+    dropped: bool  # refused (429) or timed out
+    sent_at: float
+
+
+@dataclass(frozen=True)
+class LimiterState:
+    limit: float
+    last_drop_limit: float | None = None  # the limit when the last refusal came (CUBIC's W_max)
+    last_decrease_at: float = -math.inf
+    growth: float = 1.0  # increase per round trip
+    window_start: float = 0.0
+    rtt_noload: float | None = None
+    rtt_short: float | None = None
+
+
+def decide(state: LimiterState, sample: Sample, params: LimiterParams, now: float) -> LimiterState:
+    """The new limiter state after one answered (or refused) request. Pure; see the module docstring."""
+    if sample.dropped:
+        if sample.sent_at < state.last_decrease_at:
+            return state  # sent before we last backed off: already accounted for
+        bound = max(params.floor, sample.in_flight - 1.0)
+        limit = _clamp(min(state.limit * params.backoff, bound), params)
+        return replace(
+            state, limit=limit, last_drop_limit=state.limit, last_decrease_at=now, growth=1.0, window_start=now
+        )
+
+    rtt = max(sample.rtt, 1e-6)
+    noload = rtt if state.rtt_noload is None else min(rtt, state.rtt_noload * (1 + params.noload_decay))
+    short = rtt if state.rtt_short is None else state.rtt_short + params.rtt_smoothing * (rtt - state.rtt_short)
+    state = replace(state, rtt_noload=noload, rtt_short=short)
+
+    new_window = now - state.window_start >= short
+    queued = short - noload > params.min_queue_delay_s
+    if queued and short > 2 * params.rtt_tolerance * noload:  # deep queueing: shrink a little, once per RTT
+        if new_window:
+            return replace(state, limit=_clamp(state.limit * 0.98, params), window_start=now, growth=1.0)
+        return state
+    if (queued and short > params.rtt_tolerance * noload) or sample.in_flight * 2 < state.limit:
+        return replace(state, window_start=now) if new_window else state  # queueing, or app-limited: hold
+
+    growth = state.growth
+    w_max = state.last_drop_limit
+    if new_window:
+        if w_max is None or state.limit > w_max:
+            growth = min(max(1.0, growth * 2), max(1.0, state.limit / 2))  # beyond the last refusal: accelerate
+        elif state.limit >= 0.97 * w_max:
+            growth = 0.25  # near the last refusal: probe gently
+        else:
+            growth = 1.0
+        state = replace(state, window_start=now, growth=growth)
+    limit = _clamp(state.limit + growth / max(state.limit, 1.0), params)
+    return replace(state, limit=limit)
+
+
+def _clamp(value: float, params: LimiterParams) -> float:
+    return min(params.ceiling, max(params.floor, value))
+
+
+@dataclass
+class Ticket:
+    """One admitted request: when it was sent and how many were in flight then (itself included)."""
+
+    sent_at: float
+    in_flight: int
+
+
+class AdaptiveLimiter:
+    """The async side: admits requests while fewer than `limit` are in flight, FIFO, paced when rate-limited."""
+
+    def __init__(
+        self,
+        params: LimiterParams | None = None,
+        *,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+    ) -> None:
+        self.params = params or LimiterParams()
+        self._clock = clock
+        self._sleep = sleep or asyncio.sleep
+        self.state = LimiterState(limit=self.params.initial)
+        self.in_flight = 0
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self.rejected = 0
+        self.timeouts = 0
+        self.completed = 0
+        self.pause_until = 0.0
+        self.rate_cap: float | None = None
+        self._next_send = 0.0
+        self._rate_window_start: float | None = None
+        self._rate_window_ok = 0
+        self._rate_window_drops = 0
+        self._last_rate = 0.0
+
+    def now(self) -> float:
+        return self._clock() if self._clock is not None else asyncio.get_running_loop().time()
+
+    # --- metrics ------------------------------------------------------------------------------------------------
+
+    @property
+    def limit(self) -> int:
+        return max(1, int(self.state.limit))
+
+    @property
+    def waiters(self) -> int:
+        return len(self._waiters)
+
+    def metrics(self) -> dict[str, float | int | None]:
+        return {
+            "limit": self.limit,
+            "limit_exact": round(self.state.limit, 3),
+            "in_flight": self.in_flight,
+            "waiters": self.waiters,
+            "rejected_429": self.rejected,
+            "timeouts": self.timeouts,
+            "completed": self.completed,
+            "rtt_noload_s": self.state.rtt_noload,
+            "rtt_short_s": self.state.rtt_short,
+            "rate_cap_per_s": self.rate_cap,
+        }
+
+    # --- admission ----------------------------------------------------------------------------------------------
+
+    async def acquire(self) -> Ticket:
+        """Wait for a slot (FIFO). A slot is reserved for a waiter when it is woken, so wakers never over-admit."""
+        if self.in_flight < self.limit and not self._waiters:
+            self.in_flight += 1
+        else:
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(future)
+            try:
+                await future
+            except BaseException:
+                if future in self._waiters:
+                    self._waiters.remove(future)
+                elif future.done() and not future.cancelled():
+                    self.in_flight -= 1  # we were handed a slot we will not use: give it back
+                    self._wake()
+                raise
+        try:
+            await self._wait_for_gates()
+        except BaseException:
+            self.in_flight -= 1
+            self._wake()
+            raise
+        return Ticket(sent_at=self.now(), in_flight=self.in_flight)
+
+    async def _wait_for_gates(self) -> None:
+        now = self.now()
+        if self.pause_until > now:
+            await self._sleep(self.pause_until - now)
+            now = self.now()
+        if self.rate_cap is not None:
+            slot = max(now, self._next_send)
+            self._next_send = slot + 1.0 / self.rate_cap
+            if slot > now:
+                await self._sleep(slot - now)
+
+    def release(
+        self, ticket: Ticket, *, dropped: bool = False, timed_out: bool = False, retry_after: float | None = None
+    ) -> None:
+        """Record the outcome of an admitted request and hand its slot on."""
+        now = self.now()
+        self.in_flight -= 1
+        lost = dropped or timed_out
+        if dropped:
+            self.rejected += 1
+        elif timed_out:
+            self.timeouts += 1
+        else:
+            self.completed += 1
+        sample = Sample(rtt=now - ticket.sent_at, in_flight=ticket.in_flight, dropped=lost, sent_at=ticket.sent_at)
+        self.state = decide(self.state, sample, self.params, now)
+        if dropped and retry_after:
+            self.pause_until = max(self.pause_until, now + retry_after)
+        self._track_rate(now, ticket, dropped)
+        self._wake()
+
+    def cancel(self, ticket: Ticket) -> None:
+        """An admitted request that was never answered for a reason that says nothing about the server."""
+        self.in_flight -= 1
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._waiters and self.in_flight < self.limit:
+            future = self._waiters.popleft()
+            if not future.done():
+                self.in_flight += 1  # reserved for this waiter
+                future.set_result(None)
+
+    # --- rate limits --------------------------------------------------------------------------------------------
+
+    def _track_rate(self, now: float, ticket: Ticket, dropped: bool) -> None:
+        if self._rate_window_start is None:
+            self._rate_window_start = now
+        if dropped:
+            self._rate_window_drops += 1
+            rate_limited = ticket.in_flight * 2 <= self.state.limit or self.state.limit <= self.params.floor
+            if rate_limited and self.rate_cap is None:
+                self.rate_cap = max(1.0, 0.8 * max(self._last_rate, self._rate_window_ok))
+                self._next_send = now
+        else:
+            self._rate_window_ok += 1
+        elapsed = now - self._rate_window_start
+        if elapsed < 1.0:
+            return
+        self._last_rate = self._rate_window_ok / elapsed
+        if self.rate_cap is not None:
+            if self._rate_window_drops:
+                self.rate_cap = max(1.0, self.rate_cap * 0.8)
+            else:
+                self.rate_cap *= 1.1
+                if self.rate_cap > 2 * max(self._last_rate, 1.0):
+                    self.rate_cap = None  # far above what is being sent: the rate limit is gone or irrelevant
+        self._rate_window_start, self._rate_window_ok, self._rate_window_drops = now, 0, 0
