@@ -9,16 +9,17 @@ The decision — `decide(state, sample, params, now) -> state` — is a pure fun
 async wrapper (a FIFO of waiters, a pause gate, a pacer) that reads time from an injectable clock.
 
 Algorithm (what it borrows, from shared/reference/adaptive-concurrency.md):
-- **Loss → multiplicative decrease** (AIMD; Netflix `AIMDLimit`, TCP Reno): a 429 or a timeout multiplies the limit
-  by `backoff` (0.9), and caps it at the in-flight count the refused request was sent with, minus one — the
-  server refused at that concurrency, so that is an upper bound on its limit right now (other clients of the same
-  account included).
+- **Loss → decrease** (AIMD; Netflix `AIMDLimit`, TCP Reno): a 429 or a timeout caps the limit at the in-flight
+  count the refused request was sent with, minus one — the server refused at that concurrency, so that bounds its
+  limit right now (other clients of the same account included); refusals within four round trips of the last
+  decrease also multiply it by `backoff` (0.9), because then the bound has proved too optimistic.
 - **One decrease per round trip** (TCP fast recovery): refusals of requests sent *before* the last decrease are
   ignored; they describe the old limit. Without this, one burst of 429s collapses the limit to the floor — the
   oscillation AIMD is known for around an external limit (Netflix/concurrency-limits#72, PR #174).
 - **Increase that slows near the last refusal and accelerates past it** (TCP CUBIC's W_max idea): +1 per round trip
-  below the last refusal point, +¼ within 3 % of it, then doubling each round trip once beyond it, so a capacity
-  that doubles is found in a few round trips and a steady one is probed rarely.
+  below the last refusal point, +1 per ~150 requests within its last unit (so probing refuses ≈ 1 % of requests at
+  any concurrency), then doubling each round trip once beyond it, so a capacity that doubles is found in a few
+  round trips and a steady one is probed rarely.
 - **No increase while the server queues** (Vegas / Gradient2 signal): if the short-term RTT exceeds `rtt_tolerance`
   × the no-load RTT, growth stops; beyond twice that the limit shrinks by 2 % per round trip. The no-load RTT is a
   running minimum that decays upward slowly, so a server that became slower is re-learned (Envoy re-measures
@@ -52,6 +53,8 @@ class LimiterParams:
     rtt_smoothing: float = 0.1
     noload_decay: float = 0.001  # per sample, the no-load RTT creeps up by this fraction (re-learns a slower server)
     min_queue_delay_s: float = 0.002  # below this, RTT above the no-load RTT is jitter, not a queue
+    probe_every_requests: float = 150.0  # near the last refusal, +1 per this many requests: ≈ 1 % of them refused
+    rate_pacing: bool = True  # pace sends when 429s look like a rate limit (see the module docstring)
 
     def __post_init__(self) -> None:
         if not 1 <= self.floor <= self.initial <= self.ceiling:
@@ -85,7 +88,10 @@ def decide(state: LimiterState, sample: Sample, params: LimiterParams, now: floa
         if sample.sent_at < state.last_decrease_at:
             return state  # sent before we last backed off: already accounted for
         bound = max(params.floor, sample.in_flight - 1.0)
-        limit = _clamp(min(state.limit * params.backoff, bound), params)
+        repeated = state.rtt_short is not None and now - state.last_decrease_at < 4 * state.rtt_short
+        # An isolated refusal: the server refused at `in_flight`, so its limit is below that — go just under it.
+        # Refusals in a row mean less capacity than that bound suggests (other clients, a lowered limit): cut.
+        limit = _clamp(min(state.limit * params.backoff if repeated else state.limit, bound), params)
         return replace(
             state, limit=limit, last_drop_limit=state.limit, last_decrease_at=now, growth=1.0, window_start=now
         )
@@ -104,18 +110,22 @@ def decide(state: LimiterState, sample: Sample, params: LimiterParams, now: floa
     if (queued and short > params.rtt_tolerance * noload) or sample.in_flight * 2 < state.limit:
         return replace(state, window_start=now) if new_window else state  # queueing, or app-limited: hold
 
-    growth = state.growth
     w_max = state.last_drop_limit
-    if new_window:
-        if w_max is None or state.limit > w_max:
-            growth = min(max(1.0, growth * 2), max(1.0, state.limit / 2))  # beyond the last refusal: accelerate
-        elif state.limit >= 0.97 * w_max:
-            growth = 0.25  # near the last refusal: probe gently
-        else:
-            growth = 1.0
-        state = replace(state, window_start=now, growth=growth)
-    limit = _clamp(state.limit + growth / max(state.limit, 1.0), params)
-    return replace(state, limit=limit)
+    if w_max is not None and state.limit <= w_max:
+        # Below the last refusal. Within its last unit, one probe (+1) per `probe_every_requests` requests whatever
+        # the limit, so probing refuses ≈ 1 / probe_every_requests of requests at any concurrency; further below, +1
+        # per round trip.
+        near = state.limit >= min(0.97 * w_max, w_max - 1.5)
+        growth = max(0.02, state.limit / params.probe_every_requests) if near else 1.0
+        if new_window:
+            state = replace(state, window_start=now, growth=1.0)
+    else:
+        # Beyond the last refusal (or before the first): double the growth every round trip, up to half the limit.
+        growth = state.growth
+        if new_window:
+            growth = min(max(1.0, growth * 2), max(1.0, state.limit / 2))
+            state = replace(state, window_start=now, growth=growth)
+    return replace(state, limit=_clamp(state.limit + growth / max(state.limit, 1.0), params))
 
 
 def _clamp(value: float, params: LimiterParams) -> float:
@@ -261,7 +271,7 @@ class AdaptiveLimiter:
         if dropped:
             self._rate_window_drops += 1
             rate_limited = ticket.in_flight * 2 <= self.state.limit or self.state.limit <= self.params.floor
-            if rate_limited and self.rate_cap is None:
+            if rate_limited and self.rate_cap is None and self.params.rate_pacing:
                 self.rate_cap = max(1.0, 0.8 * max(self._last_rate, self._rate_window_ok))
                 self._next_send = now
         else:
