@@ -99,33 +99,34 @@ def decide(state: LimiterState, sample: Sample, params: LimiterParams, now: floa
     rtt = max(sample.rtt, 1e-6)
     noload = rtt if state.rtt_noload is None else min(rtt, state.rtt_noload * (1 + params.noload_decay))
     short = rtt if state.rtt_short is None else state.rtt_short + params.rtt_smoothing * (rtt - state.rtt_short)
-    state = replace(state, rtt_noload=noload, rtt_short=short)
-
-    new_window = now - state.window_start >= short
+    limit, growth, window_start = state.limit, state.growth, state.window_start
+    new_window = now - window_start >= short
+    if new_window:
+        window_start = now
     queued = short - noload > params.min_queue_delay_s
     if queued and short > 2 * params.rtt_tolerance * noload:  # deep queueing: shrink a little, once per RTT
         if new_window:
-            return replace(state, limit=_clamp(state.limit * 0.98, params), window_start=now, growth=1.0)
-        return state
-    if (queued and short > params.rtt_tolerance * noload) or sample.in_flight * 2 < state.limit:
-        return replace(state, window_start=now) if new_window else state  # queueing, or app-limited: hold
-
-    w_max = state.last_drop_limit
-    if w_max is not None and state.limit <= w_max:
-        # Below the last refusal. Within its last unit, one probe (+1) per `probe_every_requests` requests whatever
-        # the limit, so probing refuses ≈ 1 / probe_every_requests of requests at any concurrency; further below, +1
-        # per round trip.
-        near = state.limit >= min(0.97 * w_max, w_max - 1.5)
-        growth = max(0.02, state.limit / params.probe_every_requests) if near else 1.0
-        if new_window:
-            state = replace(state, window_start=now, growth=1.0)
+            limit, growth = _clamp(limit * 0.98, params), 1.0
+    elif (queued and short > params.rtt_tolerance * noload) or sample.in_flight * 2 < limit:
+        pass  # queueing, or app-limited: hold
     else:
-        # Beyond the last refusal (or before the first): double the growth every round trip, up to half the limit.
-        growth = state.growth
-        if new_window:
-            growth = min(max(1.0, growth * 2), max(1.0, state.limit / 2))
-            state = replace(state, window_start=now, growth=growth)
-    return replace(state, limit=_clamp(state.limit + growth / max(state.limit, 1.0), params))
+        w_max = state.last_drop_limit
+        if w_max is not None and limit <= w_max:
+            # Below the last refusal. Within its last unit, one probe (+1) per `probe_every_requests` requests
+            # whatever the limit, so probing refuses ≈ 1 / probe_every_requests of requests at any concurrency;
+            # further below, +1 per round trip.
+            near = limit >= min(0.97 * w_max, w_max - 1.5)
+            step = max(0.02, limit / params.probe_every_requests) if near else 1.0
+            if new_window:
+                growth = 1.0
+        else:
+            # Beyond the last refusal (or before the first): double the growth every round trip, up to limit / 2.
+            if new_window:
+                growth = min(max(1.0, growth * 2), max(1.0, limit / 2))
+            step = growth
+        limit = _clamp(limit + step / max(limit, 1.0), params)
+    # One object per sample (not one per field changed): this runs on every answer of every request.
+    return LimiterState(limit, state.last_drop_limit, state.last_decrease_at, growth, window_start, noload, short)
 
 
 def _clamp(value: float, params: LimiterParams) -> float:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import urlencode
@@ -34,6 +34,8 @@ from harness._retry import RetryBudget, RetryEvent, RetryPolicy
 Pairs = Sequence[tuple[str, str]]
 IDEMPOTENT = frozenset({"GET", "DELETE", "HEAD"})
 USER_AGENT = "cintel-harness/0.1"
+# Retries are logged with method, path and reason only: never headers, bodies or query strings (secrets, PII).
+logger = logging.getLogger("harness")
 
 
 class Requester:
@@ -55,12 +57,14 @@ class Requester:
         self.budget = budget or RetryBudget()
         self._sleep = sleep
         self._rng = rng or random.Random()
-        self._headers = [
-            ("Authorization", credentials.authorization),
-            ("Accept", "application/json"),
-            ("User-Agent", USER_AGENT),
-        ]
-        self._form_headers = [*self._headers, ("Content-Type", "application/x-www-form-urlencoded")]
+        # Built once: httpx copies a Headers object cheaply but normalises a list on every request.
+        self._headers = httpx.Headers(
+            [("Authorization", credentials.authorization), ("Accept", "application/json"), ("User-Agent", USER_AGENT)]
+        )
+        self._form_headers = httpx.Headers(
+            [*self._headers.multi_items(), ("Content-Type", "application/x-www-form-urlencoded")]
+        )
+        self._urls: dict[str, httpx.URL] = {}  # parsed once per distinct URL (a create always posts to one)
         self.retries = 0
 
     def __repr__(self) -> str:
@@ -74,12 +78,22 @@ class Requester:
             return path_or_url
         return self.credentials.base_url + path_or_url
 
+    def _parsed(self, url: str) -> httpx.URL:
+        parsed = self._urls.get(url)
+        if parsed is None:
+            parsed = httpx.URL(url)
+            if len(self._urls) < 1024:  # paging and per-SID URLs are many and used once: keep the cache small
+                self._urls[url] = parsed
+        return parsed
+
     def _build(self, method: str, url: str, params: Pairs | None, data: Pairs | None) -> httpx.Request:
         if params:
             url = f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
         if data is not None:
-            return httpx.Request(method, url, headers=self._form_headers, content=urlencode(data).encode())
-        return httpx.Request(method, url, headers=self._headers)
+            return httpx.Request(
+                method, self._parsed(url), headers=self._form_headers, content=urlencode(data).encode()
+            )
+        return httpx.Request(method, self._parsed(url), headers=self._headers)
 
     async def request(
         self,
@@ -94,7 +108,7 @@ class Requester:
         """Send with limiting and retries; return the body of a 2xx answer or raise from the harness error tree."""
         url = self.url(path_or_url)
         idempotent = method in IDEMPOTENT
-        start = time.monotonic()
+        start = self.limiter.now()
         attempt = 0
         while True:
             attempt += 1
@@ -150,12 +164,13 @@ class Requester:
         path: str,
     ) -> None:
         policy = self.retry
-        if attempt >= policy.max_attempts or time.monotonic() - start >= policy.max_elapsed_s:
+        if attempt >= policy.max_attempts or self.limiter.now() - start >= policy.max_elapsed_s:
             raise error
         if not isinstance(error, RateLimited) and not self.budget.try_spend(timeout=timed_out):
             raise RetryBudgetExhausted("retry budget exhausted: the service keeps failing", last_error=error)
         wait = policy.compute_backoff(attempt, self._rng, retry_after)
         self.retries += 1
+        logger.debug("retry %d of %s %s in %.3f s after %s", attempt, method, path, wait, type(error).__name__)
         if policy.on_retry is not None:
             policy.on_retry(RetryEvent(attempt, wait, type(error).__name__, method, path))
         if wait > 0:

@@ -45,7 +45,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 body = await response.read()
                 return httpx.Response(
                     response.status,
-                    headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers],
+                    headers=response.raw_headers,  # bytes pairs: httpx takes them without re-encoding
                     content=body,
                     request=request,
                 )
