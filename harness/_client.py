@@ -51,6 +51,14 @@ def _pairs(**fields: Any) -> list[tuple[str, str]]:
 
 
 class IntelligenceClient:
+    """Async client for Intelligence v2, shared by many tasks; see the module docstring.
+
+    Credentials come from the arguments or the environment (`TWILIO_ACCOUNT_SID` + `TWILIO_AUTH_TOKEN`, or +
+    `TWILIO_API_KEY` + `TWILIO_API_SECRET`); `base_url` or `CINTEL_BASE_URL` points it at the mock. Every request
+    passes the client's `AdaptiveLimiter` and `RetryPolicy`; `transport` replaces the aiohttp-backed one (tests
+    pass a respx or httpx mock transport).
+    """
+
     def __init__(
         self,
         account_sid: str | None = None,

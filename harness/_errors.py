@@ -30,7 +30,7 @@ class CintelError(Exception):
 
 
 class ConfigurationError(CintelError):
-    pass
+    """Missing or malformed credentials or base URL; raised when the client is made, before any request."""
 
 
 class TransportError(CintelError):
@@ -56,12 +56,16 @@ class OutcomeUnknown(CintelError):
 
 
 class RetryBudgetExhausted(CintelError):
+    """The retry budget is spent: the service keeps failing, so this request fails fast (`last_error` says why)."""
+
     def __init__(self, message: str, *, last_error: BaseException | None) -> None:
         super().__init__(message)
         self.last_error = last_error
 
 
 class TwilioApiError(CintelError):
+    """Twilio answered with an error: `status`, `code` (e.g. 20404), `message`, `more_info`, `method`, `url`."""
+
     status: int = 0
 
     def __init__(self, status: int, code: int | None, message: str, more_info: str | None, *, method: str, url: str):
@@ -75,33 +79,35 @@ class TwilioApiError(CintelError):
 
 
 class BadRequest(TwilioApiError):
-    pass
+    """400: an invalid or missing parameter (20001)."""
 
 
 class Unauthorized(TwilioApiError):
-    pass
+    """401: bad credentials (20003), or a restricted key lacking a permission (70051)."""
 
 
 class Forbidden(TwilioApiError):
-    pass
+    """403: the account may not do this (20403)."""
 
 
 class NotFound(TwilioApiError):
-    pass
+    """404: no such resource (20404)."""
 
 
 class Conflict(TwilioApiError):
-    pass
+    """409 / 412: a conflicting state or a stale If-Match."""
 
 
 class RateLimited(TwilioApiError):
+    """429 / 20429: too many concurrent requests; not processed, safe to retry (`retry_after` when sent)."""
+
     def __init__(self, *args: Any, retry_after: float | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.retry_after = retry_after
 
 
 class ServerError(TwilioApiError):
-    pass
+    """5xx: the service failed; for a create the outcome is unknown (the client raises OutcomeUnknown)."""
 
 
 _BY_STATUS: dict[int, type[TwilioApiError]] = {

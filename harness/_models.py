@@ -12,6 +12,8 @@ class _Resource(BaseModel):
 
 
 class Service(_Resource):
+    """An Intelligence Service (GA…): language, redaction, webhook settings."""
+
     sid: str
     account_sid: str | None = None
     unique_name: str | None = None
@@ -31,6 +33,8 @@ class Service(_Resource):
 
 
 class Transcript(_Resource):
+    """A Transcript (GT…); `is_final` once it is completed, failed, canceled or error."""
+
     sid: str
     service_sid: str | None = None
     account_sid: str | None = None
@@ -51,12 +55,16 @@ class Transcript(_Resource):
 
 
 class Word(_Resource):
+    """One word of a sentence (with WordTimestamps=true)."""
+
     word: str | None = None
     start_time: float | str | None = None
     end_time: float | str | None = None
 
 
 class Sentence(_Resource):
+    """One sentence of a transcript: channel, index, times, text, confidence."""
+
     # Third-party data shows media_channel as a string sometimes: accept both, as twilio-python does.
     media_channel: int | str | None = None
     sentence_index: int | None = None
@@ -69,6 +77,8 @@ class Sentence(_Resource):
 
 
 class OperatorResult(_Resource):
+    """One operator's result on a transcript; type-specific fields are kept as extra fields."""
+
     operator_sid: str | None = None
     operator_type: str | None = None
     name: str | None = None
@@ -76,11 +86,15 @@ class OperatorResult(_Resource):
 
 
 class Media(_Resource):
+    """A transcript's media: `media_url` is a temporary signed URL."""
+
     sid: str | None = None
     media_url: str | None = None
 
 
 class Operator(_Resource):
+    """A pre-built or custom Language Operator (LY…)."""
+
     sid: str
     friendly_name: str | None = None
     operator_type: str | None = None

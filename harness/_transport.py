@@ -16,6 +16,8 @@ import httpx
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
+    """httpx transport over one aiohttp session and connection pool (see the module docstring)."""
+
     def __init__(self, *, max_connections: int = 256, timeout_s: float = 30.0) -> None:
         self._max_connections = max_connections
         self._timeout = aiohttp.ClientTimeout(total=timeout_s, connect=min(timeout_s, 10.0))
