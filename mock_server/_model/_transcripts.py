@@ -262,9 +262,11 @@ class TranscriptOperations:
             return render_sentence(record, index, sid, redacted=redacted, word_timestamps=words)
 
         path = f"/v2/Transcripts/{tsid}/Sentences"
+        echoed = _echo(p, "Redacted", "WordTimestamps")  # next_page_url must keep asking for the same thing
         body = paginate(
-            p, key="sentences", path=path, items=indexed, render=render, max_page_size=5000, newest_first=False
-        )
+            p, key="sentences", path=path, items=indexed, render=render, filters=echoed, max_page_size=5000,
+            newest_first=False,
+        )  # fmt: skip
         return Result(200, body)
 
     def fetch_media(self, tsid: str, p: Params) -> Result:
@@ -297,7 +299,10 @@ class TranscriptOperations:
         redacted = bool(p.bool("Redacted", True)) and t.redaction
         rows = self._operator_results(t, redacted)
         path = f"/v2/Transcripts/{tsid}/OperatorResults"
-        body = paginate(p, key="operator_results", path=path, items=rows, render=dict, newest_first=False)
+        echoed = _echo(p, "Redacted")
+        body = paginate(
+            p, key="operator_results", path=path, items=rows, render=dict, filters=echoed, newest_first=False
+        )
         return Result(200, body)
 
     def fetch_operator_result(self, tsid: str, osid: str, p: Params) -> Result:
@@ -323,6 +328,10 @@ class TranscriptOperations:
         locations = [self.ctx.signed_url(f"{base}/{o}") for o in t.operator_sids]
         url = f"{BASE}/v2/Transcripts/{t.sid}/OperatorResults/Encrypted"
         return Result(200, {"locations": locations, "transcript_sid": t.sid, "url": url})
+
+
+def _echo(p: Params, *names: str) -> list[tuple[str, str]]:
+    return [(name, value) for name in names if (value := p.get(name)) is not None]
 
 
 __all__ = ["ApiError", "TranscriptOperations"]

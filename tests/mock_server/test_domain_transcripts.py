@@ -127,6 +127,10 @@ def test_sentences_follow_participant_roles_and_redaction() -> None:
     assert "555" not in redacted_text and "@" not in redacted_text  # noqa: PT018
     if "[Redacted]" in redacted_text:
         assert plain_text != redacted_text
+    first = account.list_sentences(t["sid"], P(WordTimestamps="true", Redacted="false", PageSize="1")).body
+    assert first is not None
+    assert "WordTimestamps=true" in first["meta"]["next_page_url"]  # later pages ask for the same thing
+    assert "Redacted=false" in first["meta"]["next_page_url"]
     words = account.list_sentences(t["sid"], P(WordTimestamps="true")).body["sentences"]  # type: ignore[index]
     assert all(w["word"] for s in words for w in s["words"])
     assert all(w["start_time"] <= w["end_time"] for s in words for w in s["words"])
