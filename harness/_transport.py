@@ -18,9 +18,12 @@ import httpx
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """httpx transport over one aiohttp session and connection pool (see the module docstring)."""
 
-    def __init__(self, *, max_connections: int = 256, timeout_s: float = 30.0) -> None:
+    def __init__(self, *, max_connections: int = 256, timeout_s: float = 30.0, connect_timeout_s: float = 10.0) -> None:
         self._max_connections = max_connections
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s, connect=min(timeout_s, 10.0))
+        # No `total`: a total timeout also runs while waiting for a pooled connection, and then a request that was
+        # never sent would look like one whose answer was lost. `connect` covers the pool wait and the connect
+        # (→ ConnectTimeout: not sent); `sock_read` the wait for the answer (→ ReadTimeout: maybe processed).
+        self._timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout_s, sock_read=timeout_s)
         self._session: aiohttp.ClientSession | None = None
 
     def _open(self) -> aiohttp.ClientSession:
@@ -29,19 +32,23 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._session = aiohttp.ClientSession(
             connector=connector,
             timeout=self._timeout,
-            auto_decompress=True,
+            # The body goes to httpx as it came, and httpx decodes it by its Content-Encoding header (decoding here
+            # too would hand httpx a plain body labelled gzip). Offer only the codings httpx can always decode.
+            auto_decompress=False,
+            headers={"Accept-Encoding": "gzip, deflate"},
             skip_auto_headers=("User-Agent",),
         )
         return self._session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         session = self._session or self._open()
+        content = await request.aread()  # the bytes, whether the request was built with content= or a stream
         try:
             async with session.request(
                 request.method,
                 str(request.url),
                 headers=request.headers.multi_items(),
-                data=request.content or None,
+                data=content or None,
                 allow_redirects=False,
             ) as response:
                 body = await response.read()
@@ -51,6 +58,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                     content=body,
                     request=request,
                 )
+        except aiohttp.ConnectionTimeoutError as exc:  # no pooled connection or no connect in time: not sent
+            raise httpx.ConnectTimeout(str(exc), request=request) from exc
         except aiohttp.ClientConnectorError as exc:
             raise httpx.ConnectError(str(exc), request=request) from exc
         except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError) as exc:
