@@ -18,7 +18,7 @@ import json
 import logging
 import random
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
@@ -29,7 +29,7 @@ from mock_server._clock import Clock
 from mock_server._config import WebhookFaultsConfig
 from mock_server._signature import SIGNATURE_HEADER, compute_signature, signed_json_request, with_query
 
-__all__ = ["USER_AGENT", "CallbackLike", "WebhookDispatcher", "WebhookEvent"]
+__all__ = ["USER_AGENT", "CallbackLike", "WebhookDispatcher"]
 
 log = logging.getLogger("mock_server.webhooks")
 
@@ -39,7 +39,7 @@ REQUEST_TIMEOUT_S = 10.0
 
 
 class CallbackLike(Protocol):
-    """Anything shaped like a completion callback (the domain model's `CallbackEvent` or a `WebhookEvent`)."""
+    """Anything shaped like a completion callback: the domain model's `CallbackEvent` (its repr hides the token)."""
 
     @property
     def account_sid(self) -> str: ...
@@ -51,17 +51,6 @@ class CallbackLike(Protocol):
     def auth_token(self) -> str: ...
     @property
     def body(self) -> Mapping[str, Any]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class WebhookEvent:
-    """One webhook to send: where, how, signed with which token (never shown in repr), and the body."""
-
-    account_sid: str
-    url: str
-    method: str
-    auth_token: str = field(repr=False)
-    body: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

@@ -16,7 +16,7 @@ from twilio.request_validator import RequestValidator
 
 from mock_server._config import WebhookFaultsConfig
 from mock_server._model import CallbackEvent
-from mock_server._webhooks import WebhookDispatcher, WebhookEvent
+from mock_server._webhooks import WebhookDispatcher
 
 TOKEN = "f" * 32
 AC = "AC" + "0" * 32
@@ -96,8 +96,8 @@ async def dispatcher(sleep: FakeSleep) -> AsyncIterator[WebhookDispatcher]:
     await d.close()
 
 
-def event(url: str, method: str = "POST", **body: object) -> WebhookEvent:
-    return WebhookEvent(AC, url, method, TOKEN, {**BODY, **body})
+def event(url: str, method: str = "POST", **body: object) -> CallbackEvent:
+    return CallbackEvent(AC, url, method, TOKEN, {**BODY, **body})
 
 
 async def test_post_is_signed_json_that_request_validator_accepts(
@@ -221,7 +221,7 @@ async def test_a_held_event_goes_out_after_a_timeout_alone(receiver: Receiver, s
 
 
 async def test_reorder_is_per_account(receiver: Receiver, dispatcher: WebhookDispatcher, sleep: FakeSleep) -> None:
-    other = WebhookEvent("AC" + "9" * 32, receiver.url(), "POST", TOKEN, {"n": 0})
+    other = CallbackEvent("AC" + "9" * 32, receiver.url(), "POST", TOKEN, {"n": 0})
     dispatcher.submit(event(receiver.url(), n=1), WebhookFaultsConfig(reorder=1.0))
     dispatcher.submit(other, FAST)  # another account's event does not release this one
     assert await dispatcher.drain(5)
