@@ -25,8 +25,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         # (→ ConnectTimeout: not sent); `sock_read` the wait for the answer (→ ReadTimeout: maybe processed).
         self._timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout_s, sock_read=timeout_s)
         self._session: aiohttp.ClientSession | None = None
+        self._closed = False
 
     def _open(self) -> aiohttp.ClientSession:
+        if self._closed:
+            # Reopening would leak a session nobody closes (a task still running after the client was closed).
+            raise RuntimeError("cannot send a request: the transport has been closed")
         # Created lazily inside the running loop (aiohttp requires one) and reused for every request.
         connector = aiohttp.TCPConnector(limit=self._max_connections, ttl_dns_cache=300)
         self._session = aiohttp.ClientSession(
@@ -72,6 +76,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             raise httpx.ReadError(str(exc), request=request) from exc
 
     async def aclose(self) -> None:
+        self._closed = True
         if self._session is not None:
             await self._session.close()
             self._session = None

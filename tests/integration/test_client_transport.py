@@ -170,3 +170,11 @@ async def test_refused_connection_is_retried_and_reported_as_never_sent() -> Non
             await client.create_transcript(SERVICE_SID, "{}", customer_key="k")
 
     assert attempts == [1, 2]
+
+
+async def test_a_closed_transport_refuses_instead_of_leaking_a_session(server: TestServer) -> None:
+    """A task still running after the client closed gets a clear error, not a fresh session nobody closes."""
+    client = IntelligenceClient(ACCOUNT_SID, AUTH_TOKEN, base_url=_base(server))
+    await client.aclose()
+    with pytest.raises(RuntimeError, match="closed"):
+        await client.fetch_transcript("GTgzip")
