@@ -26,7 +26,10 @@ Algorithm (what it borrows, from shared/reference/adaptive-concurrency.md):
   minRTT for the same reason, without its 503 bursts).
 - **No increase while app-limited** (Netflix: `inflight * 2 < limit`): a sample sent with less than half the limit
   in flight says nothing about the limit.
-- **Rate limits**: a 429 with `Retry-After` pauses every new request until then. A 429 that came while far below
+- **Rate limits**: `Retry-After` always delays the refused request (the retry policy waits at least that long); it
+  also pauses every new request until then when refusals repeat or the limit is at the floor — not for an isolated
+  refusal, the expected cost of probing (pausing all tasks for each of those, with the mock's Retry-After ≥ 1 s,
+  cut goodput to 40 % of capacity against a concurrency limit). A 429 that came while far below
   the concurrency limit means a *rate* limit (a concurrency limit refuses only at the top), so the wrapper also
   paces sends at 0.8 × the goodput of the last second, cutting 20 % per further refusal per second and growing
   10 % per clean second, and drops pacing once the cap sits well above what is being sent (AWS SDK adaptive
@@ -88,7 +91,7 @@ def decide(state: LimiterState, sample: Sample, params: LimiterParams, now: floa
         if sample.sent_at < state.last_decrease_at:
             return state  # sent before we last backed off: already accounted for
         bound = max(params.floor, sample.in_flight - 1.0)
-        repeated = state.rtt_short is not None and now - state.last_decrease_at < 4 * state.rtt_short
+        repeated = _repeated(state, now)
         # An isolated refusal: the server refused at `in_flight`, so its limit is below that — go just under it.
         # Refusals in a row mean less capacity than that bound suggests (other clients, a lowered limit): cut.
         limit = _clamp(min(state.limit * params.backoff if repeated else state.limit, bound), params)
@@ -127,6 +130,11 @@ def decide(state: LimiterState, sample: Sample, params: LimiterParams, now: floa
         limit = _clamp(limit + step / max(limit, 1.0), params)
     # One object per sample (not one per field changed): this runs on every answer of every request.
     return LimiterState(limit, state.last_drop_limit, state.last_decrease_at, growth, window_start, noload, short)
+
+
+def _repeated(state: LimiterState, now: float) -> bool:
+    """A refusal now follows the last decrease within a few round trips: a run of refusals, not an isolated one."""
+    return state.rtt_short is not None and now - state.last_decrease_at < 4 * state.rtt_short
 
 
 def _clamp(value: float, params: LimiterParams) -> float:
@@ -246,8 +254,13 @@ class AdaptiveLimiter:
         else:
             self.completed += 1
         sample = Sample(rtt=now - ticket.sent_at, in_flight=ticket.in_flight, dropped=lost, sent_at=ticket.sent_at)
-        self.state = decide(self.state, sample, self.params, now)
-        if dropped and retry_after:
+        before = self.state
+        self.state = decide(before, sample, self.params, now)
+        if dropped and retry_after and (_repeated(before, now) or before.limit <= self.params.floor):
+            # Retry-After always delays the refused request (the retry policy waits at least that long). It holds
+            # *every* new request only when refusals repeat (or the limit is already at the floor): an isolated
+            # refusal is the expected cost of probing, and pausing all tasks for it (the mock sends Retry-After ≥ 1 s)
+            # cut goodput to a third of capacity in the virtual-time timeline tests.
             self.pause_until = max(self.pause_until, now + retry_after)
         self._track_rate(now, ticket, dropped)
         self._wake()

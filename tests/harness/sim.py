@@ -64,7 +64,8 @@ class SimulatedIntelligence(httpx.AsyncBaseTransport):
     """POST /v2/Transcripts with Twilio's 429 semantics, on the loop's (virtual) clock.
 
     `capacity` maps seconds since the first request to the concurrency limit (None = unlimited);
-    `rate` / `burst` add a token bucket; `retry_after` adds a Retry-After header to the bucket's 429s.
+    `rate` / `burst` add a token bucket; `retry_after` adds a Retry-After header to every 429 (as the mock's
+    `retry_after` does, for the concurrency gate and the bucket alike).
     """
 
     capacity: Callable[[float], int | None] = lambda _t: None
@@ -87,8 +88,9 @@ class SimulatedIntelligence(httpx.AsyncBaseTransport):
             self.start, self._tokens, self._refilled_at = now, self.burst, now
         return now - self.start
 
-    def _refused(self, request: httpx.Request, headers: dict[str, str]) -> httpx.Response:
+    def _refused(self, request: httpx.Request) -> httpx.Response:
         self.rejected += 1
+        headers = {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
         body = {"code": 20429, "message": "Too many requests", "more_info": "https://www.twilio.com/docs/errors/20429"}
         return httpx.Response(429, json={**body, "status": 429}, headers=headers, request=request)
 
@@ -97,13 +99,12 @@ class SimulatedIntelligence(httpx.AsyncBaseTransport):
         self.requests += 1
         limit = self.capacity(t)
         if limit is not None and self.in_flight >= limit:
-            return self._refused(request, {})
+            return self._refused(request)
         if self.rate is not None:
             self._tokens = min(self.burst, self._tokens + (t - self._refilled_at) * self.rate)
             self._refilled_at = t
             if self._tokens < 1:
-                headers = {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
-                return self._refused(request, headers)
+                return self._refused(request)
             self._tokens -= 1
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)

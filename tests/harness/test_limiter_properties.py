@@ -120,7 +120,10 @@ def test_timeline_converges_on_a_server_limit_without_real_sleeping() -> None:
     assert refused / answered < 0.05
 
 
-def test_retry_after_pauses_new_requests() -> None:
+def test_retry_after_pauses_new_requests_when_refusals_repeat() -> None:
+    """Two refusals in a row with Retry-After hold every new request until then; an isolated one (the usual cost of
+    probing) delays only the refused request itself, which the retry policy handles."""
+
     async def run() -> None:
         clock = [100.0]
         slept: list[float] = []
@@ -130,8 +133,16 @@ def test_retry_after_pauses_new_requests() -> None:
             clock[0] += seconds
 
         limiter = AdaptiveLimiter(clock=lambda: clock[0], sleep=sleep)
-        ticket = await limiter.acquire()
-        limiter.release(ticket, dropped=True, retry_after=2.0)
+        for _ in range(3):  # a few answers, so the limiter knows the round-trip time
+            ticket = await limiter.acquire()
+            clock[0] += 0.05
+            limiter.release(ticket)
+        first, second, third = await limiter.acquire(), await limiter.acquire(), await limiter.acquire()
+        clock[0] += 0.05
+        limiter.release(first, dropped=True, retry_after=2.0)
+        assert limiter.pause_until <= clock[0]  # isolated: nobody else is held
+        limiter.release(second, dropped=True, retry_after=2.0)
+        limiter.release(third)
         await limiter.acquire()
         assert slept == [pytest.approx(2.0)]
 

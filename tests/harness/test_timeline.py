@@ -57,6 +57,16 @@ def test_finds_a_concurrency_limit_and_follows_capacity_steps() -> None:
     assert 28 <= limiter.limit <= 36
 
 
+def test_retry_after_on_probing_refusals_does_not_stall_the_client() -> None:
+    """A concurrency limit whose 429s carry Retry-After: 1 (the mock's `retry_after`): an isolated refusal while
+    probing delays only the refused request, not every task, so goodput stays near capacity."""
+    server = SimulatedIntelligence(capacity=lambda t: 16, latency_s=0.05, retry_after=1.0)
+    run_virtual(lambda: _closed_loop(server, 20.0))
+
+    assert server.goodput(3, 20) >= 0.9 * 320
+    assert server.rejected / server.requests < 0.02
+
+
 def test_follows_a_token_bucket_rate_limit() -> None:
     """A 100/s token bucket and no concurrency limit: goodput at the rate, few 429s."""
     server = SimulatedIntelligence(rate=100.0, burst=10.0, latency_s=0.05)
