@@ -20,20 +20,25 @@ Algorithm (what it borrows, from shared/reference/adaptive-concurrency.md):
   below the last refusal point, +1 per ~150 requests within its last unit (so probing refuses ≈ 1 % of requests at
   any concurrency), then doubling each round trip once beyond it, so a capacity that doubles is found in a few
   round trips and a steady one is probed rarely.
-- **No increase while the server queues** (Vegas / Gradient2 signal): if the short-term RTT exceeds `rtt_tolerance`
-  × the no-load RTT, growth stops; beyond twice that the limit shrinks by 2 % per round trip. The no-load RTT is a
-  running minimum that decays upward slowly, so a server that became slower is re-learned (Envoy re-measures
-  minRTT for the same reason, without its 503 bursts).
+- **No increase while the server queues** (Gradient2's signal): if the short-term RTT exceeds `rtt_tolerance` × the
+  long-term average RTT, growth stops; beyond twice that the limit shrinks by 2 % per round trip. The baseline is an
+  average, not the minimum (Vegas' no-load RTT): measured against a mock with lognormal latency, the minimum was an
+  outlier that made every ordinary round trip look like a queue and walked the limit down to the floor. The
+  minimum is still tracked, as a metric. Like Gradient2's, the average slowly absorbs a persistent queue; growth
+  then resumes at no more than one per round trip, and refusals still bound it.
 - **No increase while app-limited** (Netflix: `inflight * 2 < limit`): a sample sent with less than half the limit
   in flight says nothing about the limit.
 - **Rate limits**: `Retry-After` always delays the refused request (the retry policy waits at least that long); it
   also pauses every new request until then when refusals repeat or the limit is at the floor — not for an isolated
   refusal, the expected cost of probing (pausing all tasks for each of those, with the mock's Retry-After ≥ 1 s,
   cut goodput to 40 % of capacity against a concurrency limit). A 429 that came while far below
-  the concurrency limit means a *rate* limit (a concurrency limit refuses only at the top), so the wrapper also
-  paces sends at 0.8 × the goodput of the last second, cutting 20 % per further refusal per second and growing
-  10 % per clean second, and drops pacing once the cap sits well above what is being sent (AWS SDK adaptive
-  retry mode does the same with a CUBIC-shaped rate; the SRE book's client-side throttling is the ancestor).
+  the concurrency limit means a *rate* limit (a concurrency limit refuses only at the top), and so do refusals
+  above 3 % of requests for two seconds in a row (probing costs ~1 %; a token bucket refuses at any concurrency,
+  so cutting concurrency cannot hold it: against a 400/s bucket it gave 240/s with 6 % refused). The wrapper then
+  paces sends at the rate that got through, cuts it by 10 % per second with refusals, and grows it CUBIC-style:
+  half the gap per second back towards the rate of the last refusal, +2 %/s near it, ×1.25/s beyond it; pacing
+  ends once the cap sits well above what is being sent (AWS SDK adaptive retry mode paces with a CUBIC rate; the
+  SRE book's client-side throttling is the ancestor). Virtual-time figures for that bucket: 383/s, 1.7 % refused.
 - Floor and ceiling clamp everything; the limit never leaves [floor, ceiling].
 """
 
@@ -55,6 +60,7 @@ class LimiterParams:
     rtt_tolerance: float = 1.5
     rtt_smoothing: float = 0.1
     noload_decay: float = 0.001  # per sample, the no-load RTT creeps up by this fraction (re-learns a slower server)
+    long_smoothing: float = 0.02  # the long-term RTT average that queueing is judged against (~50 samples)
     min_queue_delay_s: float = 0.002  # below this, RTT above the no-load RTT is jitter, not a queue
     probe_every_requests: float = 150.0  # near the last refusal, +1 per this many requests: ≈ 1 % of them refused
     rate_pacing: bool = True  # pace sends when 429s look like a rate limit (see the module docstring)
@@ -83,6 +89,7 @@ class LimiterState:
     window_start: float = 0.0
     rtt_noload: float | None = None
     rtt_short: float | None = None
+    rtt_long: float | None = None  # long-term average RTT: the baseline queueing is measured against
 
 
 def decide(state: LimiterState, sample: Sample, params: LimiterParams, now: float) -> LimiterState:
@@ -102,15 +109,18 @@ def decide(state: LimiterState, sample: Sample, params: LimiterParams, now: floa
     rtt = max(sample.rtt, 1e-6)
     noload = rtt if state.rtt_noload is None else min(rtt, state.rtt_noload * (1 + params.noload_decay))
     short = rtt if state.rtt_short is None else state.rtt_short + params.rtt_smoothing * (rtt - state.rtt_short)
+    # Queueing is judged against the long-term average, not the minimum: with a server whose latency varies
+    # (lognormal, like real services) the minimum is an outlier and an ordinary RTT would look like a queue.
+    long = rtt if state.rtt_long is None else state.rtt_long + params.long_smoothing * (rtt - state.rtt_long)
     limit, growth, window_start = state.limit, state.growth, state.window_start
     new_window = now - window_start >= short
     if new_window:
         window_start = now
-    queued = short - noload > params.min_queue_delay_s
-    if queued and short > 2 * params.rtt_tolerance * noload:  # deep queueing: shrink a little, once per RTT
+    queued = short - long > params.min_queue_delay_s
+    if queued and short > 2 * params.rtt_tolerance * long:  # deep queueing: shrink a little, once per RTT
         if new_window:
             limit, growth = _clamp(limit * 0.98, params), 1.0
-    elif (queued and short > params.rtt_tolerance * noload) or sample.in_flight * 2 < limit:
+    elif (queued and short > params.rtt_tolerance * long) or sample.in_flight * 2 < limit:
         pass  # queueing, or app-limited: hold
     else:
         w_max = state.last_drop_limit
@@ -129,7 +139,7 @@ def decide(state: LimiterState, sample: Sample, params: LimiterParams, now: floa
             step = growth
         limit = _clamp(limit + step / max(limit, 1.0), params)
     # One object per sample (not one per field changed): this runs on every answer of every request.
-    return LimiterState(limit, state.last_drop_limit, state.last_decrease_at, growth, window_start, noload, short)
+    return LimiterState(limit, state.last_drop_limit, state.last_decrease_at, growth, window_start, noload, short, long)
 
 
 def _repeated(state: LimiterState, now: float) -> bool:
@@ -175,6 +185,8 @@ class AdaptiveLimiter:
         self._rate_window_ok = 0
         self._rate_window_drops = 0
         self._last_rate = 0.0
+        self._rate_hot_windows = 0  # consecutive seconds with more refusals than probing explains
+        self._rate_w_max: float | None = None  # the paced rate when refusals last came
 
     def now(self) -> float:
         return self._clock() if self._clock is not None else asyncio.get_running_loop().time()
@@ -200,6 +212,7 @@ class AdaptiveLimiter:
             "completed": self.completed,
             "rtt_noload_s": self.state.rtt_noload,
             "rtt_short_s": self.state.rtt_short,
+            "rtt_long_s": self.state.rtt_long,
             "rate_cap_per_s": self.rate_cap,
         }
 
@@ -286,19 +299,41 @@ class AdaptiveLimiter:
             self._rate_window_drops += 1
             rate_limited = ticket.in_flight * 2 <= self.state.limit or self.state.limit <= self.params.floor
             if rate_limited and self.rate_cap is None and self.params.rate_pacing:
-                self.rate_cap = max(1.0, 0.8 * max(self._last_rate, self._rate_window_ok))
-                self._next_send = now
+                elapsed = now - self._rate_window_start
+                so_far = self._rate_window_ok / elapsed if elapsed > 0.25 else 0.0
+                self._start_pacing(now, max(self._last_rate, so_far))
         else:
             self._rate_window_ok += 1
         elapsed = now - self._rate_window_start
         if elapsed < 1.0:
             return
-        self._last_rate = self._rate_window_ok / elapsed
-        if self.rate_cap is not None:
-            if self._rate_window_drops:
-                self.rate_cap = max(1.0, self.rate_cap * 0.8)
+        ok, drops = self._rate_window_ok, self._rate_window_drops
+        self._last_rate = ok / elapsed
+        if self.rate_cap is None:
+            # The concurrency controller's own probing costs ~1 % of requests; refusals above 3 % for two seconds
+            # in a row, while it keeps cutting, mean a limit it cannot hold — a token bucket, whose refusals come at
+            # any concurrency. A capacity step gives one such second, not two.
+            hot = drops >= 3 and drops > 0.03 * (ok + drops)
+            self._rate_hot_windows = self._rate_hot_windows + 1 if hot else 0
+            if self._rate_hot_windows >= 2 and self.params.rate_pacing:
+                self._start_pacing(now, self._last_rate)  # what got through is what the bucket allows
+        elif drops:
+            self._rate_w_max = self.rate_cap  # CUBIC's W_max, for the rate
+            self.rate_cap = max(1.0, self.rate_cap * 0.9)
+        else:
+            w_max = self._rate_w_max
+            if w_max is None or self.rate_cap >= w_max:
+                self.rate_cap *= 1.25  # past the last refusal (or none yet): grow fast
+                if self.rate_cap > 1.5 * max(self._last_rate, 1.0):
+                    self.rate_cap = None  # well above what is being sent: the rate limit is gone or irrelevant
+            elif self.rate_cap < 0.95 * w_max:
+                self.rate_cap += (w_max - self.rate_cap) / 2  # well below it: close half the gap per second
             else:
-                self.rate_cap *= 1.1
-                if self.rate_cap > 2 * max(self._last_rate, 1.0):
-                    self.rate_cap = None  # far above what is being sent: the rate limit is gone or irrelevant
+                self.rate_cap *= 1.02  # near it: probe gently
         self._rate_window_start, self._rate_window_ok, self._rate_window_drops = now, 0, 0
+
+    def _start_pacing(self, now: float, rate: float) -> None:
+        self.rate_cap = max(1.0, rate)
+        self._rate_w_max = None
+        self._rate_hot_windows = 0
+        self._next_send = now
