@@ -32,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
         add_help=False,  # the mock's own parser answers --help, so its options are documented in one place
     )
     mock.add_argument("mock_args", nargs=argparse.REMAINDER)
+    from harness._batch_cli import add_commands
+
+    add_commands(commands)
     return parser
 
 
@@ -42,10 +45,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args_in[:1] == ["mock"]:
         return _run_mock(args_in[1:])
     try:
-        parser.parse_args(args_in)
+        args = parser.parse_args(args_in)
     except SystemExit as exit_:
         return int(exit_.code or 0)
-    return EXIT_USAGE
+    from harness._batch_cli import run_command
+
+    return run_command(args)
 
 
 def _run_mock(argv: list[str]) -> int:

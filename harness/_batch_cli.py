@@ -1,0 +1,179 @@
+"""`cintel submit`, `status`, `results` and `demo`: the batch runner on the command line.
+
+`demo` is a composition root like `cintel mock`: it starts the mock through its public entry point
+(`mock_server.serve`) and points the runner at it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from harness._client import IntelligenceClient
+from harness._credentials import TWILIO_BASE_URL
+from harness._errors import CintelError
+from harness._journal import Journal, fingerprint
+from harness._runner import BatchRunner, Progress, RunnerOptions, Summary
+from harness._webhooks import WebhookReceiver
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 3
+
+
+def add_commands(commands: Any) -> None:
+    submit = commands.add_parser("submit", help="transcribe every recording of a manifest, exactly once")
+    submit.add_argument("manifest", type=Path, help="JSONL or CSV manifest (README: Manifest)")
+    submit.add_argument("--service", required=True, help="Intelligence Service SID (GA…)")
+    submit.add_argument("--base-url", help="API base URL (default: CINTEL_BASE_URL, else Twilio)")
+    submit.add_argument("--journal", type=Path, help="journal file (default: MANIFEST.journal.sqlite)")
+    submit.add_argument("--out", type=Path, help="results directory (default: MANIFEST-results/)")
+    submit.add_argument("--no-wait", action="store_true", help="submit only; `cintel status` reports later")
+    submit.add_argument("--webhook-port", type=int, help="receive completion callbacks on this port")
+    submit.add_argument("--public-url", help="the URL Twilio reaches the receiver at (a tunnel)")
+    submit.add_argument(
+        "--configure-webhook", action="store_true", help="point the service's WebhookUrl at the receiver"
+    )
+    submit.add_argument("--word-timestamps", action="store_true", help="fetch sentences with word timestamps")
+    submit.add_argument("--media", action="store_true", help="also record each transcript's media URL")
+    submit.add_argument("--log-format", choices=("text", "json"), default="text", help="progress as text or JSON")
+    for name, text in (("status", "report on a batch from its journal"), ("results", "list a batch's items")):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("--journal", type=Path, required=True)
+    demo = commands.add_parser("demo", help="the whole job on an embedded mock with 429s, webhooks and faults")
+    demo.add_argument("--items", type=int, default=300, help="synthetic manifest rows (default 300)")
+    demo.add_argument("--out", type=Path, help="keep the results here (default: a temporary directory)")
+
+
+def run_command(args: argparse.Namespace) -> int:
+    try:
+        if args.command == "submit":
+            if not args.manifest.is_file():
+                raise CintelError(f"{args.manifest}: no such manifest")
+            return asyncio.run(_submit(args))
+        if args.command == "status":
+            return _status(args.journal)
+        if args.command == "results":
+            return _results(args.journal)
+        return asyncio.run(_demo(args))
+    except CintelError as error:
+        print(f"cintel {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"cintel {args.command}: interrupted; run the same command again to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _printer(log_format: str) -> Any:
+    last = [0.0]
+
+    def show(p: Progress, metrics: dict[str, Any], *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - last[0] < 1.0:
+            return
+        last[0] = now
+        elapsed = max(now - p.started, 1e-9)
+        state = {
+            "elapsed_s": round(elapsed, 1), "loaded": p.loaded, "rejected": p.rejected,
+            "submitted": p.submitted + p.adopted, "unknown": p.unknown, "completed": p.completed,
+            "failed": p.failed, "limit": metrics.get("limit"), "in_flight": metrics.get("in_flight"),
+            "rejected_429": metrics.get("rejected_429"), "retries": metrics.get("retries"),
+            "rate_per_s": round((p.submitted + p.completed) / elapsed, 1),
+        }  # fmt: skip
+        if log_format == "json":
+            print(json.dumps({"event": "progress", **state}), file=sys.stderr, flush=True)
+        else:
+            print(
+                f"[{state['elapsed_s']:>6}s] submitted {state['submitted']}/{p.loaded}  completed {p.completed}"
+                f"  failed {p.failed}  retrying {state['retries']}  limit {state['limit']}"
+                f"  429s {state['rejected_429']}  {state['rate_per_s']}/s",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    return show
+
+
+async def _submit(args: argparse.Namespace) -> int:
+    manifest: Path = args.manifest
+    client = IntelligenceClient(base_url=args.base_url)
+    journal_path = args.journal or manifest.with_name(manifest.name + ".journal.sqlite")
+    out = args.out or manifest.with_name(manifest.stem + "-results")
+    batch = {"manifest": fingerprint(manifest), "service_sid": args.service, "base_url": client.credentials.base_url}
+    journal = Journal(journal_path, batch=batch)
+    is_twilio = client.credentials.base_url == TWILIO_BASE_URL
+    options = RunnerOptions(
+        service_sid=args.service, out_dir=out, wait=not args.no_wait, word_timestamps=args.word_timestamps,
+        include_media=args.media,
+    )  # fmt: skip
+    receiver: WebhookReceiver | None = None
+    try:
+        async with client:
+            runner = BatchRunner(client, journal, manifest, options, on_progress=_printer(args.log_format))
+            token = client.credentials.signing_token
+            if args.webhook_port is not None and options.wait:
+                if token is None:
+                    print("cintel submit: webhooks need TWILIO_AUTH_TOKEN to check signatures; polling only",
+                          file=sys.stderr)  # fmt: skip
+                else:
+                    receiver = WebhookReceiver(token, runner.nudge, public_url=args.public_url)
+                    await receiver.start(port=args.webhook_port)
+                    # Against the mock the runner may repoint the service; against Twilio only when asked to.
+                    if args.configure_webhook or not is_twilio:
+                        await client.update_service(args.service, webhook_url=receiver.callback_url)
+            summary = await runner.run()
+    finally:
+        if receiver is not None:
+            await receiver.close()
+        journal.close()
+    return _final(summary, out, args.log_format)
+
+
+def _final(summary: Summary, out: Path | None, log_format: str) -> int:
+    if log_format == "json":
+        print(json.dumps({"event": "summary", **summary.__dict__}))
+    else:
+        c = summary.counts
+        print(f"\n{'state':<12}{'items':>8}")
+        for state in ("completed", "failed", "submitted", "pending", "unknown", "submitting"):
+            if c.get(state):
+                print(f"{state:<12}{c[state]:>8}")
+        if summary.rejected:
+            print(f"{'rejected':<12}{summary.rejected:>8}   (rows in {out}/rejects.jsonl)")
+        for f in summary.failed[:20]:
+            print(f"  failed row {f['row']} {f['customer_key']}: {f['reason']}")
+        if out is not None:
+            print(f"results: {out}/results.jsonl, {out}/items/, {out}/summary.json  ({summary.elapsed_s:.1f} s)")
+    if summary.ok:
+        return EXIT_OK
+    print(f"{len(summary.failed)} failed, {summary.rejected} rejected, {summary.not_done} not done", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def _status(path: Path) -> int:
+    if not path.is_file():
+        raise CintelError(f"{path}: no such journal")
+    with Journal(path, batch={}) as journal:
+        print(json.dumps({"batch": journal.batch_info(), "counts": journal.counts()}, indent=1))
+    return EXIT_OK
+
+
+def _results(path: Path) -> int:
+    if not path.is_file():
+        raise CintelError(f"{path}: no such journal")
+    with Journal(path, batch={}) as journal:
+        for item in journal.items():
+            print(json.dumps({
+                "row": item.row, "customer_key": item.customer_key, "state": item.state,
+                "transcript_sid": item.transcript_sid, "status": item.status, "error": item.last_error,
+            }))  # fmt: skip
+    return EXIT_OK
+
+
+async def _demo(args: argparse.Namespace) -> int:
+    from harness._demo import run_demo
+
+    return await run_demo(args.items, args.out, _printer("text"), _final)
