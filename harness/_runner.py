@@ -34,6 +34,7 @@ from harness._redact import scrub_text
 GROUP = 64  # items whose `submitting` mark is committed together, before any of them is sent
 WORKERS = 256  # concurrent tasks; the client's adaptive limiter decides how many requests are really in flight
 RECONCILE_MARGIN_S = 120.0  # clock skew allowance when listing transcripts created since the first attempt
+SUBMIT_ROUNDS = 5  # reconcile + submit passes per run; what is still pending after them waits for the next run
 
 
 @dataclass
@@ -107,11 +108,13 @@ class BatchRunner:
         if out is not None:
             (out / "items").mkdir(parents=True, exist_ok=True)
         self._load()
-        await self._reconcile()
-        await self._submit_pending()
-        if self.journal.counts()["unknown"]:
+        for _ in range(SUBMIT_ROUNDS):
             await self._reconcile()
             await self._submit_pending()
+            counts = self.journal.counts()
+            if not (counts["unknown"] or counts["submitting"] or counts["pending"]):
+                break
+        await self._reconcile()  # a round may end with lost answers: settle them before waiting
         if self.options.wait:
             await self._await_completion()
         self.journal.flush()
