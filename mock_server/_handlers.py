@@ -177,6 +177,8 @@ def twilio_handler(state: MockState, table: RouteTable | None = None) -> Handler
             response = await _serve(request, route, ids, runtime)
         except ApiError as error:
             response = error_response(error)
+        except ConnectionResetError:
+            response = None  # the client went away mid-request (e.g. was killed): a dropped connection, not a bug
         except Exception:
             log.exception("unexpected error answering %s %s", request.method, request.path)
             state.unexpected_errors += 1
