@@ -16,6 +16,7 @@ Re-running the same command resumes: nothing completed is redone, nothing submit
 from __future__ import annotations
 
 import asyncio
+import heapq
 import json
 import time
 from collections.abc import Callable
@@ -224,30 +225,43 @@ class BatchRunner:
     # --- completion --------------------------------------------------------------------------------------------
 
     async def _await_completion(self) -> None:
+        """Re-check transcripts when nudged by a callback, else when their polling interval is up.
+
+        Due times live in a heap (stale entries are skipped), so each wake-up costs O(log n), not a scan of every
+        outstanding item; checks run at most `WORKERS` at a time.
+        """
         outstanding = {i.transcript_sid: i.customer_key for i in self.journal.items("submitted") if i.transcript_sid}
         interval = dict.fromkeys(outstanding, self.options.poll_initial_s)
-        due = dict.fromkeys(outstanding, time.monotonic() + self.options.poll_initial_s)
+        first = time.monotonic() + self.options.poll_initial_s
+        due: dict[str, float] = dict.fromkeys(outstanding, first)
+        heap = [(first, sid) for sid in outstanding]
+        heapq.heapify(heap)
         deadline = time.monotonic() + self.options.wait_timeout_s if self.options.wait_timeout_s else None
         while outstanding:
             if deadline is not None and time.monotonic() > deadline:
                 return
-            now = time.monotonic()
-            check = {sid for sid, at in due.items() if at <= now}
+            check: set[str] = set()
             try:
-                timeout = max(0.0, min(due.values()) - now) if due else 1.0
+                timeout = max(0.0, heap[0][0] - time.monotonic()) if heap else 1.0
                 check.add(await asyncio.wait_for(self._nudges.get(), timeout))
-                while not self._nudges.empty():
-                    check.add(self._nudges.get_nowait())
             except TimeoutError:
                 pass
-            check &= set(outstanding)
-            results = await asyncio.gather(*(self._check(sid, outstanding[sid]) for sid in check))
-            for sid, finished in zip(check, results, strict=True):
+            while not self._nudges.empty() and len(check) < WORKERS:
+                check.add(self._nudges.get_nowait())
+            now = time.monotonic()
+            while heap and heap[0][0] <= now and len(check) < WORKERS:
+                at, sid = heapq.heappop(heap)
+                if due.get(sid) == at:  # else: rescheduled or finished since this entry was pushed
+                    check.add(sid)
+            batch = [sid for sid in check if sid in outstanding]
+            results = await asyncio.gather(*(self._check(sid, outstanding[sid]) for sid in batch))
+            for sid, finished in zip(batch, results, strict=True):
                 if finished:
                     del outstanding[sid], due[sid], interval[sid]
                 else:  # the polling fallback backs off for transcripts that stay in progress
                     interval[sid] = min(interval[sid] * 1.5, self.options.poll_max_s)
                     due[sid] = time.monotonic() + interval[sid]
+                    heapq.heappush(heap, (due[sid], sid))
             self.journal.flush()
             self._report()
 
