@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,8 @@ from harness._client import IntelligenceClient
 from harness._credentials import TWILIO_BASE_URL
 from harness._errors import CintelError
 from harness._journal import Journal, fingerprint
-from harness._runner import BatchRunner, Progress, RunnerOptions, Summary
+from harness._progress import ProgressView
+from harness._runner import BatchRunner, RunnerOptions, Summary
 from harness._webhooks import WebhookReceiver
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 3
@@ -67,36 +67,6 @@ def run_command(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
 
 
-def _printer(log_format: str) -> Any:
-    last = [0.0]
-
-    def show(p: Progress, metrics: dict[str, Any], *, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - last[0] < 1.0:
-            return
-        last[0] = now
-        elapsed = max(now - p.started, 1e-9)
-        state = {
-            "elapsed_s": round(elapsed, 1), "loaded": p.loaded, "rejected": p.rejected,
-            "submitted": p.submitted + p.adopted, "unknown": p.unknown, "completed": p.completed,
-            "failed": p.failed, "limit": metrics.get("limit"), "in_flight": metrics.get("in_flight"),
-            "rejected_429": metrics.get("rejected_429"), "retries": metrics.get("retries"),
-            "rate_per_s": round((p.submitted + p.completed) / elapsed, 1),
-        }  # fmt: skip
-        if log_format == "json":
-            print(json.dumps({"event": "progress", **state}), file=sys.stderr, flush=True)
-        else:
-            print(
-                f"[{state['elapsed_s']:>6}s] submitted {state['submitted']}/{p.loaded}  completed {p.completed}"
-                f"  failed {p.failed}  retrying {state['retries']}  limit {state['limit']}"
-                f"  429s {state['rejected_429']}  {state['rate_per_s']}/s",
-                file=sys.stderr,
-                flush=True,
-            )
-
-    return show
-
-
 async def _submit(args: argparse.Namespace) -> int:
     manifest: Path = args.manifest
     client = IntelligenceClient(base_url=args.base_url)
@@ -110,9 +80,10 @@ async def _submit(args: argparse.Namespace) -> int:
         include_media=args.media,
     )  # fmt: skip
     receiver: WebhookReceiver | None = None
+    view = ProgressView(args.log_format)
     try:
         async with client:
-            runner = BatchRunner(client, journal, manifest, options, on_progress=_printer(args.log_format))
+            runner = BatchRunner(client, journal, manifest, options, on_progress=view.update)
             token = client.credentials.signing_token
             if args.webhook_port is not None and options.wait:
                 if token is None:
@@ -124,29 +95,17 @@ async def _submit(args: argparse.Namespace) -> int:
                     # Against the mock the runner may repoint the service; against Twilio only when asked to.
                     if args.configure_webhook or not is_twilio:
                         await client.update_service(args.service, webhook_url=receiver.callback_url)
-            summary = await runner.run()
+            with view:
+                summary = await runner.run()
     finally:
         if receiver is not None:
             await receiver.close()
         journal.close()
-    return _final(summary, out, args.log_format)
+    return _final(summary, out, view)
 
 
-def _final(summary: Summary, out: Path | None, log_format: str) -> int:
-    if log_format == "json":
-        print(json.dumps({"event": "summary", **summary.__dict__}))
-    else:
-        c = summary.counts
-        print(f"\n{'state':<12}{'items':>8}")
-        for state in ("completed", "failed", "submitted", "pending", "unknown", "submitting"):
-            if c.get(state):
-                print(f"{state:<12}{c[state]:>8}")
-        if summary.rejected:
-            print(f"{'rejected':<12}{summary.rejected:>8}   (rows in {out}/rejects.jsonl)")
-        for f in summary.failed[:20]:
-            print(f"  failed row {f['row']} {f['customer_key']}: {f['reason']}")
-        if out is not None:
-            print(f"results: {out}/results.jsonl, {out}/items/, {out}/summary.json  ({summary.elapsed_s:.1f} s)")
+def _final(summary: Summary, out: Path | None, view: ProgressView) -> int:
+    view.summary(summary, str(out) if out is not None else None)
     if summary.ok:
         return EXIT_OK
     print(f"{len(summary.failed)} failed, {summary.rejected} rejected, {summary.not_done} not done", file=sys.stderr)
@@ -176,4 +135,4 @@ def _results(path: Path) -> int:
 async def _demo(args: argparse.Namespace) -> int:
     from harness._demo import run_demo
 
-    return await run_demo(args.items, args.out, _printer("text"), _final)
+    return await run_demo(args.items, args.out, ProgressView("text"), _final)

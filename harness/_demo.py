@@ -18,6 +18,7 @@ import httpx
 
 from harness._client import IntelligenceClient
 from harness._journal import Journal, fingerprint
+from harness._progress import ProgressView
 from harness._runner import BatchRunner, RunnerOptions, Summary
 from harness._webhooks import WebhookReceiver
 
@@ -49,8 +50,8 @@ def write_manifest(path: Path, items: int) -> None:
 async def run_demo(
     items: int,
     out: Path | None,
-    show: Callable[..., None],
-    final: Callable[[Summary, Path | None, str], int],
+    view: ProgressView,
+    final: Callable[[Summary, Path | None, ProgressView], int],
 ) -> int:
     from mock_server import MockConfig, serve
 
@@ -66,18 +67,19 @@ async def run_demo(
         async with client:
             service = await client.create_service("demo-calls")
             options = RunnerOptions(service_sid=service.sid, out_dir=out, poll_initial_s=1.0, poll_max_s=5.0)
-            runner = BatchRunner(client, journal, manifest, options, on_progress=show)
+            runner = BatchRunner(client, journal, manifest, options, on_progress=view.update)
             receiver = WebhookReceiver(mock.auth_token, runner.nudge)
             await receiver.start()
             try:
                 await client.update_service(service.sid, webhook_url=receiver.callback_url)
-                summary = await runner.run()
+                with view:
+                    summary = await runner.run()
             finally:
                 await receiver.close()
                 journal.close()
         async with httpx.AsyncClient(base_url=mock.base_url) as control:
             stats = (await control.get(f"/__mock__/accounts/{mock.account_sid}/stats")).json()
-    code = final(summary, out, "text")
+    code = final(summary, out, view)
     per_key = stats["transcripts_by_customer_key"]
     duplicates = {k: n for k, n in per_key.items() if n != 1}
     print(
