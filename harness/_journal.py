@@ -216,8 +216,11 @@ class Journal:
             yield _item(row)
 
     def get(self, key: str) -> JournalItem | None:
-        """One item by CustomerKey (an indexed lookup)."""
-        self.flush()
+        """One item by CustomerKey (an indexed lookup) as committed: buffered answers show after `flush()`.
+
+        Not flushing here matters: the submit loop looks up every manifest row, and a flush per lookup would turn
+        the batched answers back into one transaction per item.
+        """
         row = self._db.execute("SELECT * FROM items WHERE customer_key=?", (key,)).fetchone()
         return _item(row) if row is not None else None
 

@@ -57,6 +57,20 @@ def test_a_crash_after_mark_submitting_leaves_the_item_to_reconcile(tmp_path: Pa
     other.close()
 
 
+def test_get_reads_committed_state_without_flushing(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j", batch=BATCH)
+    journal.add_items(items(1))
+    journal.mark_submitted("k0", "GT" + "0" * 32)
+    before = journal.get("k0")
+    assert before is not None
+    assert before.state == "pending"  # the answer is still buffered: a lookup must not force a commit
+    journal.flush()
+    after = journal.get("k0")
+    assert after is not None
+    assert after.state == "submitted"
+    journal.close()
+
+
 def test_buffered_answers_are_committed_together_on_flush(tmp_path: Path) -> None:
     path = tmp_path / "batch.journal"
     journal = Journal(path, batch=BATCH)
