@@ -26,7 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from harness._client import IntelligenceClient
-from harness._errors import CintelError, OutcomeUnknown, RetryBudgetExhausted, TransportError, TwilioApiError
+from harness._errors import (
+    CintelError,
+    NotFound,
+    OutcomeUnknown,
+    RetryBudgetExhausted,
+    TransportError,
+    TwilioApiError,
+)
 from harness._journal import Journal
 from harness._manifest import ManifestItem, Reject, read_manifest
 from harness._models import Transcript
@@ -271,6 +278,10 @@ class BatchRunner:
             if not transcript.is_final:
                 return False
             record = await self._results(transcript, key)
+        except NotFound:
+            self.journal.mark_failed(key, f"transcript {sid} no longer exists (deleted?)")
+            self.progress.failed += 1
+            return True
         except CintelError:
             return False  # keep waiting: the next nudge or poll tries again
         if transcript.status == "completed":
