@@ -155,3 +155,23 @@ def test_a_missing_manifest_is_a_usage_error(tmp_path: Path, capsys: pytest.Capt
 
     assert main(["submit", str(tmp_path / "none.jsonl"), "--service", "GA" + "0" * 32]) == 2
     assert "none.jsonl" in capsys.readouterr().err
+
+
+async def test_a_transcript_deleted_meanwhile_is_reported_failed_not_polled_forever(
+    mock: RunningMock, tmp_path: Path
+) -> None:
+    sid, token, service = await _account(mock, {"lifecycle": {"mode": "after_polls", "polls": 50}})
+    path = manifest(tmp_path / "calls.jsonl", 2)
+    journal = Journal(tmp_path / "j.sqlite", batch={"manifest": fingerprint(path)})
+    async with IntelligenceClient(sid, token, base_url=mock.base_url) as client:
+        submitted = await BatchRunner(client, journal, path, RunnerOptions(service_sid=service, wait=False)).run()
+        assert submitted.counts["submitted"] == 2
+        gone = journal.get("c0")
+        assert gone is not None
+        assert gone.transcript_sid is not None
+        await client.delete_transcript(gone.transcript_sid)
+        options = RunnerOptions(service_sid=service, poll_initial_s=0.05, poll_max_s=0.1, wait_timeout_s=2)
+        summary = await BatchRunner(client, journal, path, options).run()
+    journal.close()
+    assert [f["customer_key"] for f in summary.failed] == ["c0"]
+    assert "no longer exists" in summary.failed[0]["reason"]
