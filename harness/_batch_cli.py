@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from harness._cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from harness._client import IntelligenceClient
 from harness._credentials import TWILIO_BASE_URL
 from harness._errors import CintelError
@@ -20,8 +21,6 @@ from harness._journal import Journal, fingerprint
 from harness._progress import ProgressView
 from harness._runner import BatchRunner, RunnerOptions, Summary
 from harness._webhooks import WebhookReceiver
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 3
 
 
 def add_commands(commands: Any) -> None:
@@ -79,29 +78,49 @@ async def _submit(args: argparse.Namespace) -> int:
         service_sid=args.service, out_dir=out, wait=not args.no_wait, word_timestamps=args.word_timestamps,
         include_media=args.media,
     )  # fmt: skip
-    receiver: WebhookReceiver | None = None
     view = ProgressView(args.log_format)
+    token = client.credentials.signing_token if args.webhook_port is not None else None
+    if args.webhook_port is not None and token is None:
+        print("cintel submit: webhooks need TWILIO_AUTH_TOKEN to check signatures; polling only", file=sys.stderr)
     try:
         async with client:
-            runner = BatchRunner(client, journal, manifest, options, on_progress=view.update)
-            token = client.credentials.signing_token
-            if args.webhook_port is not None and options.wait:
-                if token is None:
-                    print("cintel submit: webhooks need TWILIO_AUTH_TOKEN to check signatures; polling only",
-                          file=sys.stderr)  # fmt: skip
-                else:
-                    receiver = WebhookReceiver(token, runner.nudge, public_url=args.public_url)
-                    await receiver.start(port=args.webhook_port)
-                    # Against the mock the runner may repoint the service; against Twilio only when asked to.
-                    if args.configure_webhook or not is_twilio:
-                        await client.update_service(args.service, webhook_url=receiver.callback_url)
-            with view:
-                summary = await runner.run()
+            summary, _ = await run_batch(
+                client, journal, manifest, options, view, webhook_token=token, webhook_port=args.webhook_port or 0,
+                public_url=args.public_url,
+                # Against the mock the runner may repoint the service; against Twilio only when asked to.
+                repoint_service=args.configure_webhook or not is_twilio,
+            )  # fmt: skip
+    finally:
+        journal.close()
+    return _final(summary, out, view)
+
+
+async def run_batch(
+    client: IntelligenceClient,
+    journal: Journal,
+    manifest: Path,
+    options: RunnerOptions,
+    view: ProgressView,
+    *,
+    webhook_token: str | None,
+    webhook_port: int = 0,
+    public_url: str | None = None,
+    repoint_service: bool = False,
+) -> tuple[Summary, WebhookReceiver | None]:
+    """Run one batch with progress, and a signed-webhook receiver when a token to check signatures is given."""
+    runner = BatchRunner(client, journal, manifest, options, on_progress=view.update)
+    receiver: WebhookReceiver | None = None
+    try:
+        if webhook_token is not None and options.wait:
+            receiver = WebhookReceiver(webhook_token, runner.nudge, public_url=public_url)
+            await receiver.start(port=webhook_port)
+            if repoint_service:
+                await client.update_service(options.service_sid, webhook_url=receiver.callback_url)
+        with view:
+            return await runner.run(), receiver
     finally:
         if receiver is not None:
             await receiver.close()
-        journal.close()
-    return _final(summary, out, view)
 
 
 def _final(summary: Summary, out: Path | None, view: ProgressView) -> int:

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 EXIT_OK = 0
+EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 3
 

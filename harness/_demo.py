@@ -19,8 +19,7 @@ import httpx
 from harness._client import IntelligenceClient
 from harness._journal import Journal, fingerprint
 from harness._progress import ProgressView
-from harness._runner import BatchRunner, RunnerOptions, Summary
-from harness._webhooks import WebhookReceiver
+from harness._runner import RunnerOptions, Summary
 
 DEMO_CONFIG: dict[str, Any] = {
     "concurrency_limit": 8,
@@ -53,6 +52,7 @@ async def run_demo(
     view: ProgressView,
     final: Callable[[Summary, Path | None, ProgressView], int],
 ) -> int:
+    from harness._batch_cli import run_batch
     from mock_server import MockConfig, serve
 
     work = Path(tempfile.mkdtemp(prefix="cintel-demo-"))
@@ -67,15 +67,11 @@ async def run_demo(
         async with client:
             service = await client.create_service("demo-calls")
             options = RunnerOptions(service_sid=service.sid, out_dir=out, poll_initial_s=1.0, poll_max_s=5.0)
-            runner = BatchRunner(client, journal, manifest, options, on_progress=view.update)
-            receiver = WebhookReceiver(mock.auth_token, runner.nudge)
-            await receiver.start()
             try:
-                await client.update_service(service.sid, webhook_url=receiver.callback_url)
-                with view:
-                    summary = await runner.run()
+                summary, receiver = await run_batch(
+                    client, journal, manifest, options, view, webhook_token=mock.auth_token, repoint_service=True
+                )
             finally:
-                await receiver.close()
                 journal.close()
         async with httpx.AsyncClient(base_url=mock.base_url) as control:
             stats = (await control.get(f"/__mock__/accounts/{mock.account_sid}/stats")).json()
@@ -87,7 +83,8 @@ async def run_demo(
         f"{stats['rejected_429']} requests answered 429, {stats['connections_dropped']} connections dropped, "
         f"{stats['webhooks_sent']} webhooks sent ({stats['webhooks_dropped']} dropped)"
     )
-    print(f"receiver: {receiver.accepted} callbacks accepted, {receiver.rejected} rejected")
+    if receiver is not None:
+        print(f"receiver: {receiver.accepted} callbacks accepted, {receiver.rejected} rejected")
     if duplicates or len(per_key) != items:
         print(f"NOT exactly once: {duplicates or 'missing items'}")
         return 1
