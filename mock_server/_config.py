@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
+
+from mock_server._bounds import BOUNDS, MAX_CAPACITY_STEPS, Bound
 
 FAMILIES = ("services", "transcripts", "sentences", "media", "operator_results", "operators")
 Distribution = Literal["fixed", "uniform", "lognormal"]
@@ -171,34 +173,22 @@ class _Reader:
         self.used.add(name)
         return self.data.get(name)
 
-    def number(self, name: str, default: float, *, low: float = 0.0, high: float = math.inf) -> float:
+    def number(self, name: str, default: float, bound: Bound) -> float:
+        value = self.get(name)
+        return default if value is None else float(check_number(value, bound, self.err_for(name)))
+
+    def integer(self, name: str, default: int, bound: Bound) -> int:
+        value = self.get(name)
+        return default if value is None else int(check_number(value, bound, self.err_for(name)))
+
+    def limit(self, name: str, bound: Bound) -> int | None:
         value = self.get(name)
         if value is None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise self.err(name, value, "must be a number")
-        if not low <= value <= high:
-            raise self.err(name, value, f"must be between {low:g} and {high:g}")
-        return float(value)
+            return None  # no limit
+        return int(check_number(value, bound, self.err_for(name), suffix=" or null (no limit)"))
 
-    def fraction(self, name: str) -> float:
-        return self.number(name, 0.0, low=0.0, high=1.0)
-
-    def integer(self, name: str, default: int, *, low: int = 0) -> int:
-        value = self.get(name)
-        if value is None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise self.err(name, value, f"must be an integer ≥ {low}")
-        return value
-
-    def limit(self, name: str) -> int | None:
-        value = self.get(name)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise self.err(name, value, "must be an integer ≥ 1 or null (no limit)")
-        return value
+    def err_for(self, name: str) -> Callable[[Any, str], ConfigError]:
+        return lambda value, why: self.err(name, value, why)
 
     def boolean(self, name: str, default: bool) -> bool:
         value = self.get(name)
@@ -222,11 +212,26 @@ class _Reader:
             raise ConfigError(f"{self.where}: unknown key '{self.key(unknown[0])}'")
 
 
+def check_number(value: Any, bound: Bound, err: Callable[[Any, str], ConfigError], suffix: str = "") -> float:
+    """`value` if it is a finite JSON number inside `bound` (an integer when the bound says so); else `err`."""
+    if bound.integer:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or not bound.contains(value):
+        raise err(value, f"must be {bound.describe()}{suffix}")
+    return cast(float, value)
+
+
 def _parse_latency_spec(value: Any, path: str, where: str) -> LatencySpec:
     if isinstance(value, int | float) and not isinstance(value, bool):
-        if not math.isfinite(value) or value < 0:
-            raise ConfigError(f"{where}: '{path}' must be a number of milliseconds ≥ 0, got {value!r}")
-        return LatencySpec(ms=float(value))
+        ms = check_number(
+            value, BOUNDS["latency_ms"], lambda v, why: ConfigError(f"{where}: '{path}' {why}, got {v!r}")
+        )
+        return LatencySpec(ms=float(ms))
+    if not isinstance(value, Mapping):
+        why = f"must be {BOUNDS['latency_ms'].describe()} or an object with a distribution"
+        raise ConfigError(f"{where}: '{path}' {why}, got {value!r}")
     r = _Reader(value, path, where)
     spec = _latency_from_reader(r)
     r.finish()
@@ -235,8 +240,10 @@ def _parse_latency_spec(value: Any, path: str, where: str) -> LatencySpec:
 
 def _latency_from_reader(r: _Reader) -> LatencySpec:
     dist = cast(Distribution, r.choice("distribution", "fixed", ("fixed", "uniform", "lognormal")))
-    ms, low, high = r.number("ms", 0.0), r.number("low_ms", 0.0), r.number("high_ms", 0.0)
-    median, sigma = r.number("median_ms", 0.0), r.number("sigma", 0.5, high=10.0)
+    ms, low, high, median, sigma = (
+        r.number(name, default, BOUNDS[f"latency_ms.{name}"])
+        for name, default in (("ms", 0.0), ("low_ms", 0.0), ("high_ms", 0.0), ("median_ms", 0.0), ("sigma", 0.5))
+    )
     if dist == "uniform" and high < low:
         raise r.err("high_ms", high, f"must be ≥ low_ms ({low:g})")
     # Only the chosen distribution's parameters are kept (the others stay default), so to_json() round-trips.
@@ -272,10 +279,11 @@ def _parse_rate_limits(value: Any, where: str) -> dict[str, RateLimit]:
     for family in FAMILIES:
         if family in value:
             fr = _Reader(r.get(family), f"rate_limits.{family}", where)
-            per_second = fr.number("per_second", 0.0, low=1e-6)
             if fr.get("per_second") is None:
                 raise ConfigError(f"{where}: 'rate_limits.{family}.per_second' is required")
-            limits[family] = RateLimit(per_second=per_second, burst=fr.integer("burst", max(1, int(per_second)), low=1))
+            per_second = fr.number("per_second", 0.0, BOUNDS["rate_limits.*.per_second"])
+            burst = fr.integer("burst", max(1, int(per_second)), BOUNDS["rate_limits.*.burst"])
+            limits[family] = RateLimit(per_second=per_second, burst=burst)
             fr.finish()
     r.finish()
     return limits
@@ -284,57 +292,59 @@ def _parse_rate_limits(value: Any, where: str) -> dict[str, RateLimit]:
 def _parse_schedule(value: Any, where: str) -> tuple[CapacityStep, ...]:
     if value is None:
         return ()
-    if not isinstance(value, list):
-        raise ConfigError(f"{where}: 'capacity_schedule' must be a list of steps, got {value!r}")
+    if not isinstance(value, list) or len(value) > MAX_CAPACITY_STEPS:
+        raise ConfigError(
+            f"{where}: 'capacity_schedule' must be a list of at most {MAX_CAPACITY_STEPS} steps, got {value!r}"
+        )
     steps = []
     for i, raw in enumerate(value):
         r = _Reader(raw, f"capacity_schedule[{i}]", where)
         if r.get("at_s") is None:
             raise ConfigError(f"{where}: 'capacity_schedule[{i}].at_s' is required")
-        steps.append(CapacityStep(at_s=r.number("at_s", 0.0), concurrency_limit=r.limit("concurrency_limit")))
+        at_s = r.number("at_s", 0.0, BOUNDS["capacity_schedule[].at_s"])
+        steps.append(CapacityStep(at_s, r.limit("concurrency_limit", BOUNDS["capacity_schedule[].concurrency_limit"])))
         r.finish()
     return tuple(sorted(steps, key=lambda s: s.at_s))
 
 
-def _section(r: _Reader, name: str) -> Any:
+def _section(r: _Reader, name: str) -> _Reader:
     value = r.get(name)
-    return {} if value is None else value  # absent or null: all defaults; anything else must be an object
+    return _Reader({} if value is None else value, name, r.where)  # absent or null: all defaults
+
+
+def _numbers(r: _Reader, defaults: Mapping[str, float]) -> dict[str, Any]:
+    """Each of `defaults`' keys read from `r` within its bound (integers stay integers); then no other key."""
+    out: dict[str, Any] = {}
+    for name, default in defaults.items():
+        bound = BOUNDS[f"{r.path}.{name}"]
+        out[name] = r.integer(name, int(default), bound) if bound.integer else r.number(name, default, bound)
+    r.finish()
+    return out
 
 
 def _parse_config(data: Mapping[str, Any], where: str) -> MockConfig:
     r = _Reader(data, "", where)
-    lc = _Reader(_section(r, "lifecycle"), "lifecycle", where)
+    lc = _section(r, "lifecycle")
+    mode = cast(LifecycleMode, lc.choice("mode", "after_seconds", ("immediate", "after_seconds", "after_polls")))
     lifecycle = LifecycleConfig(
-        mode=cast(LifecycleMode, lc.choice("mode", "after_seconds", ("immediate", "after_seconds", "after_polls"))),
-        seconds=lc.number("seconds", 2.0),
-        per_media_second=lc.number("per_media_second", 0.0),
-        polls=lc.integer("polls", 2, low=1),
-        failure_rate=lc.fraction("failure_rate"),
+        mode, **_numbers(lc, {"seconds": 2.0, "per_media_second": 0.0, "polls": 2, "failure_rate": 0.0})
     )
-    lc.finish()
-    fr = _Reader(_section(r, "faults"), "faults", where)
     faults = FaultsConfig(
-        error_5xx=fr.fraction("error_5xx"),
-        reset_before=fr.fraction("reset_before"),
-        reset_after_commit=fr.fraction("reset_after_commit"),
-        latency_spike=fr.fraction("latency_spike"),
-        spike_ms=fr.number("spike_ms", 1000.0),
+        **_numbers(
+            _section(r, "faults"),
+            {"error_5xx": 0, "reset_before": 0, "reset_after_commit": 0, "latency_spike": 0, "spike_ms": 1000.0},
+        )
     )
     if faults.error_5xx + faults.reset_before + faults.reset_after_commit > 1.0:
         raise ConfigError(f"{where}: 'faults' error_5xx + reset_before + reset_after_commit must not exceed 1")
-    fr.finish()
-    wr = _Reader(_section(r, "webhook_faults"), "webhook_faults", where)
     webhook_faults = WebhookFaultsConfig(
-        drop=wr.fraction("drop"),
-        duplicate=wr.fraction("duplicate"),
-        reorder=wr.fraction("reorder"),
-        delay_ms=wr.number("delay_ms", 0.0),
-        max_attempts=wr.integer("max_attempts", 5, low=1),
-        retry_base_ms=wr.number("retry_base_ms", 200.0),
+        **_numbers(
+            _section(r, "webhook_faults"),
+            {"drop": 0, "duplicate": 0, "reorder": 0, "delay_ms": 0, "max_attempts": 5, "retry_base_ms": 200.0},
+        )
     )
-    wr.finish()
     config = MockConfig(
-        concurrency_limit=r.limit("concurrency_limit"),
+        concurrency_limit=r.limit("concurrency_limit", BOUNDS["concurrency_limit"]),
         latency_ms=_parse_latency(r.get("latency_ms"), where),
         rate_limits=_parse_rate_limits(r.get("rate_limits"), where),
         retry_after=r.boolean("retry_after", False),
@@ -342,7 +352,7 @@ def _parse_config(data: Mapping[str, Any], where: str) -> MockConfig:
         lifecycle=lifecycle,
         faults=faults,
         webhook_faults=webhook_faults,
-        media_url_ttl_s=r.integer("media_url_ttl_s", 3600, low=1),
+        media_url_ttl_s=r.integer("media_url_ttl_s", 3600, BOUNDS["media_url_ttl_s"]),
     )
     r.finish()
     return config
@@ -372,27 +382,8 @@ def _dump_config(c: MockConfig) -> dict[str, Any]:
         "rate_limits": {k: {"per_second": v.per_second, "burst": v.burst} for k, v in c.rate_limits.items()},
         "retry_after": c.retry_after,
         "capacity_schedule": [{"at_s": s.at_s, "concurrency_limit": s.concurrency_limit} for s in c.capacity_schedule],
-        "lifecycle": {
-            "mode": c.lifecycle.mode,
-            "seconds": c.lifecycle.seconds,
-            "per_media_second": c.lifecycle.per_media_second,
-            "polls": c.lifecycle.polls,
-            "failure_rate": c.lifecycle.failure_rate,
-        },
-        "faults": {
-            "error_5xx": c.faults.error_5xx,
-            "reset_before": c.faults.reset_before,
-            "reset_after_commit": c.faults.reset_after_commit,
-            "latency_spike": c.faults.latency_spike,
-            "spike_ms": c.faults.spike_ms,
-        },
-        "webhook_faults": {
-            "drop": c.webhook_faults.drop,
-            "duplicate": c.webhook_faults.duplicate,
-            "reorder": c.webhook_faults.reorder,
-            "delay_ms": c.webhook_faults.delay_ms,
-            "max_attempts": c.webhook_faults.max_attempts,
-            "retry_base_ms": c.webhook_faults.retry_base_ms,
-        },
+        "lifecycle": asdict(c.lifecycle),
+        "faults": asdict(c.faults),
+        "webhook_faults": asdict(c.webhook_faults),
         "media_url_ttl_s": c.media_url_ttl_s,
     }

@@ -12,6 +12,7 @@ import random
 from dataclasses import dataclass
 from typing import Literal
 
+from mock_server._bounds import MAX_LATENCY_MS
 from mock_server._config import LatencySpec, MockConfig
 
 __all__ = ["FaultDecision", "FaultInjector", "FaultKind", "sample_latency_ms"]
@@ -31,15 +32,18 @@ _NOTHING = FaultDecision("none", 0.0)
 
 
 def sample_latency_ms(spec: LatencySpec, rng: random.Random) -> float:
-    """One latency draw in milliseconds from `spec` (fixed draws nothing from `rng`)."""
+    """One latency draw in milliseconds from `spec` (fixed draws nothing from `rng`), at most `MAX_LATENCY_MS`."""
     if spec.distribution == "fixed":
         return spec.ms
     if spec.distribution == "uniform":
         return rng.uniform(spec.low_ms, spec.high_ms)
     # lognormal: median = exp(mu), so mu = ln(median); a zero median means no latency (still one draw, for
-    # determinism across configs that differ only in the median).
+    # determinism across configs that differ only in the median). Its tail is unbounded: a draw is capped, so
+    # even sigma = 10 never holds a request longer than the configured maximum.
     draw = rng.gauss(0.0, 1.0)
-    return spec.median_ms * math.exp(spec.sigma * draw) if spec.median_ms > 0 else 0.0
+    if spec.median_ms <= 0:
+        return 0.0
+    return min(MAX_LATENCY_MS, spec.median_ms * math.exp(min(spec.sigma * draw, 700.0)))  # exp(>709) overflows
 
 
 class FaultInjector:

@@ -8,7 +8,7 @@ Faults (`webhook_faults`) are drawn at submit time, in submission order, so a se
 network behaves: `drop` never sends (counted as dropped), `duplicate` delivers twice (each copy counts as sent),
 `reorder` holds the event until the next event of the same account has had its first attempt (or until a short
 timeout), and `delay_ms` waits before the first attempt. A non-2xx answer or a connection failure is retried after
-`retry_base_ms × 2ⁿ` up to `max_attempts` attempts, then counted as failed.
+`retry_base_ms × 2ⁿ` (each wait at most a minute) up to `max_attempts` attempts, then counted as failed.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 from yarl import URL
 
+from mock_server._bounds import MAX_RETRY_WAIT_MS
 from mock_server._clock import Clock
 from mock_server._config import WebhookFaultsConfig
 from mock_server._signature import SIGNATURE_HEADER, compute_signature, signed_json_request, with_query
@@ -228,7 +229,7 @@ class WebhookDispatcher:
                     self._spawn(self._deliver(later, []))
         attempt = 1
         while not ok and attempt < faults.max_attempts:
-            await self._sleep(faults.retry_base_ms * (2 ** (attempt - 1)) / 1000.0)
+            await self._sleep(min(faults.retry_base_ms * (2 ** (attempt - 1)), MAX_RETRY_WAIT_MS) / 1000.0)
             ok = await self._attempt(job.event)
             attempt += 1
         stats = self._count(account)

@@ -102,7 +102,7 @@ configs = st.fixed_dictionaries(
         "webhook_faults": st.fixed_dictionaries(
             {}, optional={"drop": fractions, "duplicate": fractions, "max_attempts": st.integers(1, 9)}
         ),
-        "media_url_ttl_s": st.integers(1, 10**6),
+        "media_url_ttl_s": st.integers(1, 604_800),
     },
 )
 
