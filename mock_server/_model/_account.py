@@ -5,10 +5,10 @@ Transcript operations live in `_transcripts.py` (mixed into `Account`) so each m
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from typing import Any
 
+from mock_server import _strict_json as strict_json
 from mock_server._config import LifecycleConfig
 from mock_server._errors import ApiError, conflict, invalid_parameter, not_found, precondition_failed
 from mock_server._model._catalogue import (
@@ -268,9 +268,9 @@ class Account(TranscriptOperations):
     def _config(p: Params) -> object:
         raw = p.required("Config")
         try:
-            config = json.loads(raw)
-        except (ValueError, RecursionError):
-            raise invalid_parameter("Config", raw, "must be a JSON object") from None
+            config = strict_json.loads(raw)
+        except ValueError as exc:
+            raise invalid_parameter("Config", raw, f"must be a JSON object: {exc}") from None
         if not isinstance(config, dict):
             raise invalid_parameter("Config", raw, "must be a JSON object")
         return config

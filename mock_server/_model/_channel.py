@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from mock_server import _strict_json as strict_json
 from mock_server._errors import invalid_parameter, missing_parameter
 from mock_server._sids import is_sid
 
@@ -38,9 +39,9 @@ def parse_channel(raw: str | None) -> ParsedChannel:
     if raw is None or raw == "":
         raise missing_parameter("Channel")
     try:
-        channel = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise _bad(raw, "must be a JSON object") from None
+        channel = strict_json.loads(raw)
+    except ValueError as exc:
+        raise _bad(raw, f"must be a JSON object: {exc}") from None
     if not isinstance(channel, dict):
         raise _bad(raw, "must be a JSON object")
     props = channel.get("media_properties")
@@ -84,7 +85,8 @@ def _participant_roles(raw: str, participants: Any, *, has_media_url: bool) -> d
         if unknown:
             raise _bad(raw, f"unknown participant field {unknown[0]}")
         number = p.get("channel_participant")
-        if isinstance(number, bool) or number not in (1, 2):
+        # An integer 1 or 2: not True (== 1), not 1.0 (== 1), as Twilio's typed parser sees them.
+        if type(number) is not int or number not in (1, 2):
             raise _bad(raw, "participants[].channel_participant must be 1 or 2")
         if number in roles:
             raise _bad(raw, f"channel_participant {number} is given twice")

@@ -7,9 +7,10 @@ to know how to word an error.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from mock_server._errors import ApiError, invalid_parameter, missing_parameter
@@ -61,13 +62,17 @@ class Params:
         raise invalid_parameter(name, value, "must be true or false")
 
     def int(self, name: str, default: int, *, low: int, high: int) -> int:
+        """An integer parameter in `[low, high]`: ASCII digits with an optional minus sign, nothing else.
+
+        Python's `int()` would also take `٣`, `１０`, `5_0` and surrounding spaces; Twilio takes none of them.
+        """
         value = self.get(name)
         if value is None:
             return default
-        try:
-            number = int(value, 10)
-        except ValueError:
-            raise invalid_parameter(name, value, "must be an integer") from None
+        if _INTEGER.fullmatch(value) is None:
+            raise invalid_parameter(name, value, "must be an integer")
+        # Too many digits to be in range (and int() refuses > 4300 digits): compare lengths, not values.
+        number = int(value, 10) if len(value) <= 19 else (-1 if value.startswith("-") else 1) * 10**19
         if not low <= number <= high:
             raise invalid_parameter(name, value, f"must be between {low} and {high}")
         return number
@@ -80,14 +85,48 @@ class Params:
         return parse_iso8601(name, value)
 
 
+_INTEGER = re.compile(r"-?[0-9]+")  # [0-9], not \d: a str pattern's \d matches every Unicode digit
+_ISO8601 = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
+    r"(?:[Tt ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:[.,]([0-9]{1,9}))?)?([Zz]|[+-][0-9]{2}:?[0-9]{2})?)?"
+)
+_RANGE = "between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z"
+
+
 def parse_iso8601(name: str, value: str) -> float:
+    """`YYYY-MM-DD[Thh:mm[:ss[.fff]][Z|±hh:mm]]` (ASCII digits; no offset means UTC) → epoch seconds.
+
+    The instant must fall in years 1-9999 *in UTC*: `0001-01-01T00:00:00+23:59` is a real offset but an instant
+    before year 1, and is refused rather than rendered as year 0. Digits beyond milliseconds are dropped, so every
+    accepted instant renders back as the same UTC second.
+    """
+    match = _ISO8601.fullmatch(value)
+    if match is None:
+        raise invalid_parameter(name, value, "must be an ISO-8601 date-time such as 2024-05-01T13:45:00Z")
+    year, month, day, hour, minute, second, fraction, offset = match.groups()
+    millis = int((fraction or "0")[:3].ljust(3, "0"))
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+        zone = UTC
+        if offset and offset not in ("Z", "z"):
+            hours, minutes = int(offset[1:3]), int(offset[-2:])
+            if hours > 23 or minutes > 59:
+                raise ValueError
+            sign = -1 if offset[0] == "-" else 1
+            zone = timezone(sign * timedelta(hours=hours, minutes=minutes))
+        parsed = datetime(
+            int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0), tzinfo=zone
+        )
     except ValueError:
-        raise invalid_parameter(name, value, "must be an ISO-8601 date-time") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
+        raise invalid_parameter(name, value, "is not a valid date-time") from None
+    try:
+        utc = parsed.astimezone(UTC)  # OverflowError when the offset moves it out of years 1-9999
+    except OverflowError:
+        raise invalid_parameter(name, value, f"must be {_RANGE} in UTC") from None
+    delta = utc - _EPOCH
+    return delta.days * 86_400 + delta.seconds + millis / 1000
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -150,10 +150,10 @@ class Registry:
 
     def verify_signed(self, path: str, expires: str | None, signature: str | None) -> None:
         """Raise 403 unless `path` was signed by this registry and has not expired."""
-        try:
-            expires_at = int(expires or "")
-        except ValueError:
-            raise ApiError(403, 20403, "Media URL signature is missing or invalid") from None
+        # ASCII digits only (int() would take "٣", " 3", "+3", "3_0"): the exact text the signer wrote.
+        if not expires or len(expires) > 12 or not expires.isascii() or not expires.isdigit():
+            raise ApiError(403, 20403, "Media URL signature is missing or invalid")
+        expires_at = int(expires)
         expected = self.ctx.sign(path, expires_at)
         if not hmac.compare_digest(expected, signature or ""):
             raise ApiError(403, 20403, "Media URL signature is missing or invalid")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
@@ -23,8 +24,12 @@ T = TypeVar("T")
 
 
 def iso(epoch: float) -> str:
-    """Twilio's ISO-8601 form: `YYYY-MM-DDThh:mm:ssZ`, whole seconds, UTC."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+    """Twilio's ISO-8601 form: `YYYY-MM-DDThh:mm:ssZ`, whole seconds (rounded down), UTC, always 4-digit years.
+
+    (`strftime("%Y")` writes year 1 as "1" with glibc, so the fields are formatted here.)
+    """
+    t = time.gmtime(math.floor(epoch))
+    return f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}Z"
 
 
 def encode_token(position: int) -> str:
@@ -40,7 +45,8 @@ def decode_token(token: str) -> int:
         if not decoded.startswith("p"):
             raise ValueError
         position = int(decoded[1:])
-        if position < 0:
+        # Only the exact text encode_token wrote: int() would also take "p٣", "p 3", "p+3", "p0_3".
+        if position < 0 or encode_token(position) != token:
             raise ValueError
     except (ValueError, UnicodeDecodeError, binascii.Error):
         raise invalid_parameter("PageToken", token, "not a page token this service issued") from None
