@@ -1,9 +1,9 @@
 """A faithful, stateful, rate-limited mock of Twilio Conversational Intelligence v2 (see README).
 
 In-process: `create_app(config, seed=…)` is an aiohttp application; `serve(...)` listens on a socket and yields a
-`RunningMock` (base URL + dev account); `main(argv)` is the command line behind `python -m mock_server` and
-`cintel mock`; `twilio_client(base_url, account_sid, auth_token)` is the official twilio-python client pointed at a
-running mock (needs the `twilio` extra).
+`RunningMock` (base URL, dev account and dev service); `main(argv)` is the command line behind
+`python -m mock_server` and `cintel mock`; `twilio_client(base_url, account_sid, auth_token)` is the official
+twilio-python client pointed at a running mock (needs the `twilio` extra).
 """
 
 from mock_server._app import STATE, AccountRuntime, MockState, create_app
@@ -11,7 +11,7 @@ from mock_server._clock import Clock, ManualClock, SystemClock
 from mock_server._config import ConfigError, MockConfig, load_config_file
 from mock_server._errors import ApiError
 from mock_server._routes import ROUTES, Route
-from mock_server._serve import RunningMock, main, serve
+from mock_server._serve import ListenError, RunningMock, main, serve
 from mock_server._twilio_client import twilio_client, twilio_http_client
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "ApiError",
     "Clock",
     "ConfigError",
+    "ListenError",
     "ManualClock",
     "MockConfig",
     "MockState",

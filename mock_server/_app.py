@@ -32,13 +32,15 @@ from mock_server._clock import Clock, SystemClock
 from mock_server._config import MockConfig
 from mock_server._faults import FaultInjector
 from mock_server._limits import AccountLimiter
-from mock_server._model import Account, Principal, Registry
+from mock_server._model import Account, Params, Principal, Registry
 from mock_server._stats import Counters
 from mock_server._webhooks import CallbackLike, WebhookDispatcher
 
 log = logging.getLogger("mock_server")
 
 TICK_S = 0.05  # the ticker never sleeps longer than this, so a transition is at most this late
+READ_TIMEOUT_S = 30.0  # a request's headers, or its body, must arrive within this (slow clients are dropped)
+DEV_SERVICE_NAME = "dev"
 
 
 def _streams(seed: int) -> tuple[str, str, str]:
@@ -75,14 +77,25 @@ class AccountRuntime:
 class MockState:
     """Everything one running mock knows. Handlers hold a direct reference, so a request does no app lookups."""
 
-    def __init__(self, config: MockConfig, seed: int, clock: Clock) -> None:
+    def __init__(
+        self,
+        config: MockConfig,
+        seed: int,
+        clock: Clock,
+        *,
+        control_token: str | None = None,
+        read_timeout_s: float = READ_TIMEOUT_S,
+    ) -> None:
         self.clock = clock
         self.seed = seed
+        self.control_token = control_token  # when set, every control-plane request must carry it
+        self.read_timeout_s = read_timeout_s
         reg_seed, fault_seed, hook_seed = _streams(seed)
         self.rng = random.Random(reg_seed)
         self.fault_rng = random.Random(fault_seed)
         self.webhook_rng = random.Random(hook_seed)
         self.config = config
+        self.global_limiter = AccountLimiter(config, clock)  # reports the global `current_limit` only
         self.registry = self._new_registry()
         self.faults = FaultInjector(self.fault_rng)
         self.webhooks = WebhookDispatcher(self.webhook_rng, clock)
@@ -94,7 +107,7 @@ class MockState:
         self.base_url_known = False
         self.wake = asyncio.Event()
         self.ticker_due = float("inf")  # when the ticker will next look; a create due earlier wakes it
-        self.dev_account = self._create_dev_account()
+        self.dev_account, self.dev_service_sid = self._create_dev_account()
 
     def _new_registry(self) -> Registry:
         registry = Registry(self.rng, self.clock)
@@ -103,9 +116,16 @@ class MockState:
 
     # --- accounts and configuration ---------------------------------------------------------------------------
 
-    def _create_dev_account(self) -> Account:
-        # Token drawn from the seeded stream, so `cintel mock --seed N` prints the same credentials every time.
-        return self.create_account({}, f"{self.rng.getrandbits(128):032x}").account
+    def _create_dev_account(self) -> tuple[Account, str]:
+        """The dev account and its ready service (UniqueName `dev`), as the banner prints them.
+
+        Token and SIDs come from the seeded stream, so `cintel mock --seed N` prints the same ones every time, and
+        a reset or `POST /__mock__/seed` brings back exactly what a fresh `--seed N` process starts with.
+        """
+        account = self.create_account({}, f"{self.rng.getrandbits(128):032x}").account
+        created = account.create_service(Params({"UniqueName": [DEV_SERVICE_NAME]}))
+        assert created.body is not None
+        return account, str(created.body["sid"])
 
     def create_account(self, patch: Mapping[str, Any], auth_token: str | None = None) -> AccountRuntime:
         """A new account with `patch` as its config overrides (validated first: a bad key creates nothing)."""
@@ -133,6 +153,7 @@ class MockState:
             raise
         for sid, config in effective.items():
             self.accounts[sid].apply(config)
+        self.global_limiter.reconfigure(new)
         self.registry.media_url_ttl_s = new.media_url_ttl_s
         return new
 
@@ -153,8 +174,8 @@ class MockState:
     def reset(self) -> None:
         """Forget every account, resource and counter; keep the global config; start again as at boot.
 
-        The generators are re-seeded with the current seed first, so after a reset the dev account has the same
-        SID and token as at startup and the same requests get the same SIDs as in a fresh process.
+        The generators are re-seeded with the current seed first, so after a reset the dev account and service
+        have the same SIDs and token as at startup and the same requests get the same SIDs as in a fresh process.
         """
         base_url = self.registry.public_base_url
         self.accounts.clear()
@@ -165,7 +186,8 @@ class MockState:
         self.reseed(self.seed)
         self.registry = self._new_registry()  # a fresh registry draws its secrets exactly as at startup
         self.registry.public_base_url = base_url
-        self.dev_account = self._create_dev_account()
+        self.global_limiter = AccountLimiter(self.config, self.clock)  # its schedule restarts, as at boot
+        self.dev_account, self.dev_service_sid = self._create_dev_account()
 
     # --- lifecycle callbacks -------------------------------------------------------------------------------------
 
@@ -216,11 +238,29 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
         await state.webhooks.close()
 
 
-def create_app(config: MockConfig | None = None, *, seed: int = 0, clock: Clock | None = None) -> web.Application:
-    """The mock as an aiohttp application (all limits off and no faults unless `config` says otherwise)."""
+def create_app(
+    config: MockConfig | None = None,
+    *,
+    seed: int = 0,
+    clock: Clock | None = None,
+    control_token: str | None = None,
+    read_timeout_s: float = READ_TIMEOUT_S,
+) -> web.Application:
+    """The mock as an aiohttp application (all limits off and no faults unless `config` says otherwise).
+
+    `control_token`: when given, every `/__mock__/` request must carry it (`Authorization: Bearer …` or
+    `X-Mock-Control-Token`), else 401; `serve()` insists on one off loopback. `read_timeout_s` bounds how long a
+    request body may take to arrive (and, under `serve()`, its headers and an idle keep-alive connection).
+    """
     from mock_server import _control, _handlers
 
-    state = MockState(config or MockConfig(), seed, clock or SystemClock())
+    if control_token is not None:
+        control_token = _control.check_control_token(control_token)
+    if not (isinstance(read_timeout_s, int | float) and 0 < read_timeout_s <= 3600):
+        raise ValueError(f"read_timeout_s must be a number of seconds in (0, 3600], got {read_timeout_s!r}")
+    state = MockState(
+        config or MockConfig(), seed, clock or SystemClock(), control_token=control_token, read_timeout_s=read_timeout_s
+    )
     app = web.Application()
     app[STATE] = state
     _control.add_routes(app, state)

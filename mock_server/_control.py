@@ -1,60 +1,107 @@
-"""The `/__mock__/` control plane (DESIGN.md "Mock control plane"): JSON over HTTP, no auth, loopback by default.
+"""The `/__mock__/` control plane (DESIGN.md "Mock control plane"): JSON over HTTP, loopback by default.
 
-    POST  /__mock__/accounts                     {"auth_token"?, <config keys>…}  → 201 {"account_sid", "auth_token"}
-    POST  /__mock__/accounts/{AccountSid}/keys   {"permissions": [..] | null}    → 201 {"sid", "secret", "permissions"}
-    GET   /__mock__/config                       the global config (every key, defaults filled in)
-    PATCH /__mock__/config                       JSON merge patch → the new global config
-    GET   /__mock__/accounts/{AccountSid}/config the account's effective config (global + its overrides)
-    PATCH /__mock__/accounts/{AccountSid}/config merge patch kept as the account's override → effective config
-    GET   /__mock__/stats                        global totals and {"accounts": {sid: stats}}
-    GET   /__mock__/accounts/{AccountSid}/stats  one account's stats
-    POST  /__mock__/reset                        forget all accounts, resources and counters; keep the global
-                                                 config; re-seed, so the dev account is the one printed at start
-    POST  /__mock__/seed                         {"seed": N} → a reset with seed N: from here on the mock behaves
-                                                 exactly like a fresh `--seed N` process (same SIDs, faults)
-    GET   /__mock__/media/{AccountSid}/{GT…}     ?Expires=&Signature= → audio/wav (the signature is the credential)
+`GET /__mock__/` answers the index below (built from the same table the routes are), so a user with curl can find
+every endpoint. On loopback the control plane needs no credentials; with a control token (required by `serve()`
+off loopback) every request but the signed media download must carry it as `Authorization: Bearer <token>` or
+`X-Mock-Control-Token: <token>`, else 401.
 
 Config keys in an account's create body are that account's overrides, exactly as a later PATCH of its config; a
-key the account does not override follows the global config, now and after every global PATCH. Errors use Twilio's
-error body: an unknown or invalid config key is 400 with a message naming the key, an unknown account 404.
+key the account does not override follows the global config, now and after every global PATCH. Every answer is
+JSON, errors in Twilio's error body: a malformed or non-object body, a wrong type, an unknown or out-of-range config
+key is 400 with a message naming the problem, an unknown account 404, a wrong method 405, a bad token 401 — and an
+unexpected exception a JSON 500 (counted in `unexpected_errors`, which tests hold at 0).
 """
 
 from __future__ import annotations
 
-import json
+import hmac
+import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
+from mock_server import _strict_json as strict_json
 from mock_server._app import AccountRuntime, MockState
+from mock_server._bounds import SEED
 from mock_server._config import ConfigError
-from mock_server._errors import ApiError, not_found
-from mock_server._handlers import error_response, json_response, media_handler, method_not_allowed
+from mock_server._errors import ApiError, internal_error, not_found
+from mock_server._handlers import error_response, json_response, media_handler, method_not_allowed, read_body
 from mock_server._stats import totals
 
+__all__ = ["CONTROL_TOKEN_HEADER", "ENDPOINTS", "add_routes", "check_control_token"]
+
+log = logging.getLogger("mock_server")
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+CONTROL_TOKEN_HEADER = "X-Mock-Control-Token"  # noqa: S105 - a header name, not a secret
+_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/=")
+
+
+def check_control_token(token: str) -> str:
+    """`token` if it can be a control token (16-256 URL-safe or base64 characters); ValueError saying why."""
+    if not isinstance(token, str) or not 16 <= len(token) <= 256 or not set(token) <= _TOKEN_CHARS:
+        raise ValueError(
+            "a control token must be 16 to 256 characters from A-Z a-z 0-9 - . _ ~ + / = "
+            "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(24))')"
+        )
+    return token
 
 
 def _bad(message: str) -> ApiError:
     return ApiError(400, 20001, message)
 
 
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
+async def _json_object(request: web.Request, timeout_s: float) -> dict[str, Any]:
+    raw = await read_body(request, timeout_s)
     if not raw.strip():
         return {}
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise _bad("The request body must be a JSON object") from None
+        data = strict_json.loads(raw)
+    except ValueError as exc:
+        raise _bad(f"The request body must be a JSON object: {exc}") from None
     if not isinstance(data, dict):
-        raise _bad(f"The request body must be a JSON object, got {type(data).__name__}")
+        raise _bad(f"The request body must be a JSON object, got a JSON {_json_type(data)}")
     return data
 
 
-def _config_error(exc: ConfigError) -> ApiError:
-    return _bad(str(exc))
+def _json_type(value: Any) -> str:
+    names = {bool: "boolean", int: "number", float: "number", str: "string", list: "array", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _unknown_keys(body: Mapping[str, Any], allowed: set[str]) -> None:
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise _bad(f"unknown key '{unknown[0]}' (allowed: {', '.join(sorted(allowed))})")
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    method: str
+    path: str
+    description: str
+
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint("GET", "/__mock__/", "this index: every control-plane endpoint"),
+    Endpoint("POST", "/__mock__/accounts", "create an account; body: optional auth_token and config keys (its own)"),
+    Endpoint("POST", "/__mock__/accounts/{AccountSid}/keys", 'create an API key; body {"permissions": [..] | null}'),
+    Endpoint("GET", "/__mock__/config", "the global configuration, every key with its value"),
+    Endpoint("PATCH", "/__mock__/config", "JSON merge patch of the global configuration"),
+    Endpoint("GET", "/__mock__/accounts/{AccountSid}/config", "one account's effective configuration"),
+    Endpoint("PATCH", "/__mock__/accounts/{AccountSid}/config", "JSON merge patch of one account's overrides"),
+    Endpoint("GET", "/__mock__/stats", "global counters (totals over accounts) and every account's"),
+    Endpoint("GET", "/__mock__/accounts/{AccountSid}/stats", "one account's counters"),
+    Endpoint(
+        "POST",
+        "/__mock__/reset",
+        "forget accounts and counters; keep the config; dev account and service come back",
+    ),
+    Endpoint("POST", "/__mock__/seed", 'body {"seed": N}: reset and re-seed, exactly as a fresh --seed N process'),
+    Endpoint("GET", "/__mock__/media/{AccountSid}/{TranscriptSid}", "signed media download (the signature is the key)"),
+)
 
 
 class _Control:
@@ -70,6 +117,9 @@ class _Control:
             raise not_found(f"/__mock__/accounts/{sid}")
         return runtime
 
+    async def _body(self, request: web.Request) -> dict[str, Any]:
+        return await _json_object(request, self.state.read_timeout_s)
+
     def account_stats(self, runtime: AccountRuntime) -> dict[str, Any]:
         limiter = runtime.limiter
         return {
@@ -83,28 +133,45 @@ class _Control:
             **self.state.webhooks.stats_for(runtime.sid),
         }
 
+    async def index(self, request: web.Request) -> web.StreamResponse:
+        state = self.state
+        auth = (
+            f"Authorization: Bearer <control token> or {CONTROL_TOKEN_HEADER}: <control token>"
+            if state.control_token is not None
+            else "none (loopback only)"
+        )
+        endpoints = [{"method": e.method, "path": e.path, "description": e.description} for e in ENDPOINTS]
+        body = {
+            "endpoints": endpoints,
+            "auth": auth,
+            "seed": state.seed,
+            "dev_account_sid": state.dev_account.sid,
+            "dev_service_sid": state.dev_service_sid,
+        }
+        return json_response(200, body)
+
     async def create_account(self, request: web.Request) -> web.StreamResponse:
-        body = await _json_object(request)
+        body = await self._body(request)
         token = body.pop("auth_token", None)
-        if token is not None and (not isinstance(token, str) or not token):
-            raise _bad(f"'auth_token' must be a non-empty string, got {token!r}")
+        if token is not None and (
+            not isinstance(token, str) or not token or len(token) > 256 or not token.isprintable()
+        ):
+            raise _bad(f"'auth_token' must be a string of 1 to 256 printable characters, got {token!r:.80}")
         try:
             runtime = self.state.create_account(body, token)
         except ConfigError as exc:
-            raise _config_error(exc) from None
+            raise _bad(str(exc)) from None
         return json_response(201, {"account_sid": runtime.sid, "auth_token": runtime.account.auth_token})
 
     async def create_key(self, request: web.Request) -> web.StreamResponse:
         runtime = self._runtime(request)
-        body = await _json_object(request)
-        unknown = sorted(set(body) - {"permissions"})
-        if unknown:
-            raise _bad(f"unknown key '{unknown[0]}'")
+        body = await self._body(request)
+        _unknown_keys(body, {"permissions"})
         permissions = body.get("permissions")
         if permissions is not None and (
             not isinstance(permissions, list) or not all(isinstance(p, str) and p for p in permissions)
         ):
-            raise _bad(f"'permissions' must be a list of permission strings or null, got {permissions!r}")
+            raise _bad(f"'permissions' must be a list of permission strings or null, got {permissions!r:.80}")
         key = self.state.registry.create_key(runtime.sid, permissions)
         listed = None if key.permissions is None else sorted(key.permissions)
         return json_response(201, {"sid": key.sid, "secret": key.secret, "permissions": listed})
@@ -113,11 +180,11 @@ class _Control:
         return json_response(200, self.state.config.to_json())
 
     async def patch_config(self, request: web.Request) -> web.StreamResponse:
-        patch = await _json_object(request)
+        patch = await self._body(request)
         try:
             config = self.state.patch_global(patch)
         except ConfigError as exc:
-            raise _config_error(exc) from None
+            raise _bad(str(exc)) from None
         return json_response(200, config.to_json())
 
     async def get_account_config(self, request: web.Request) -> web.StreamResponse:
@@ -125,16 +192,17 @@ class _Control:
 
     async def patch_account_config(self, request: web.Request) -> web.StreamResponse:
         runtime = self._runtime(request)
-        patch = await _json_object(request)
+        patch = await self._body(request)
         try:
             config = self.state.patch_account(runtime, patch)
         except ConfigError as exc:
-            raise _config_error(exc) from None
+            raise _bad(str(exc)) from None
         return json_response(200, config.to_json())
 
     async def stats(self, request: web.Request) -> web.StreamResponse:
         per_account = {sid: self.account_stats(rt) for sid, rt in self.state.accounts.items()}
         out = totals(per_account.values(), self.state.counters)
+        out["current_limit"] = self.state.global_limiter.current_limit  # what the global config sets now
         out["unexpected_errors"] = self.state.unexpected_errors
         out["accounts"] = per_account
         return json_response(200, out)
@@ -143,51 +211,95 @@ class _Control:
         return json_response(200, self.account_stats(self._runtime(request)))
 
     async def reset(self, request: web.Request) -> web.StreamResponse:
+        await self._body(request)  # read (and judge) whatever was sent, so the connection stays in step
         self.state.reset()
-        return json_response(200, {"reset": True, "seed": self.state.seed})
+        return json_response(200, self._fresh({"reset": True}))
 
     async def seed(self, request: web.Request) -> web.StreamResponse:
-        body = await _json_object(request)
+        body = await self._body(request)
+        _unknown_keys(body, {"seed"})
         seed = body.get("seed")
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise _bad(f"'seed' must be an integer, got {seed!r}")
-        unknown = sorted(set(body) - {"seed"})
-        if unknown:
-            raise _bad(f"unknown key '{unknown[0]}'")
+        if isinstance(seed, bool) or not isinstance(seed, int) or not SEED.contains(seed):
+            raise _bad(f"'seed' must be {SEED.describe()}, got {seed!r:.80}")
         # Re-seeding alone would replay SIDs already in use; with a reset the run is a fresh `--seed N` mock.
         self.state.seed = seed
         self.state.reset()
-        dev = self.state.dev_account
-        return json_response(200, {"seed": seed, "dev_account_sid": dev.sid})
+        return json_response(200, self._fresh({}))
+
+    def _fresh(self, extra: dict[str, Any]) -> dict[str, Any]:
+        state = self.state
+        return {
+            **extra,
+            "seed": state.seed,
+            "dev_account_sid": state.dev_account.sid,
+            "dev_service_sid": state.dev_service_sid,
+        }
 
 
-def _dispatch(by_method: Mapping[str, Handler]) -> Handler:
-    """One aiohttp route per path, so a wrong method gets Twilio's JSON 405 instead of aiohttp's text page."""
+def _authorized(state: MockState, request: web.Request) -> bool:
+    expected = state.control_token
+    if expected is None:
+        return True
+    given = request.headers.get(CONTROL_TOKEN_HEADER)
+    if given is None:
+        scheme, _, credentials = request.headers.get("Authorization", "").strip().partition(" ")
+        given = credentials.strip() if scheme.lower() == "bearer" else ""
+    return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode())
+
+
+def _control_unauthorized() -> ApiError:
+    return ApiError(
+        401,
+        20003,
+        f"Authenticate: the control plane needs its token (Authorization: Bearer <token> or {CONTROL_TOKEN_HEADER})",
+        {"WWW-Authenticate": 'Bearer realm="cintel mock control plane"'},
+    )
+
+
+def _dispatch(state: MockState, by_method: Mapping[str, Handler], *, open_: bool = False) -> Handler:
+    """One aiohttp route per path: token check, Twilio's JSON 405 for a wrong method, JSON for every error."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        handler = by_method.get(request.method)
         try:
+            if not open_ and not _authorized(state, request):
+                raise _control_unauthorized()
+            handler = by_method.get(request.method)
             if handler is None:
                 raise method_not_allowed(request.method, request.path, allow=by_method)
             return await handler(request)
         except ApiError as error:
             return error_response(error)
+        except Exception:  # last resort: still Twilio's JSON, and counted so tests can prove it never happens
+            log.exception("unexpected error answering %s %s", request.method, request.path)
+            state.unexpected_errors += 1
+            return error_response(internal_error())
 
     return handle
 
 
 def add_routes(app: web.Application, state: MockState) -> None:
     c = _Control(state)
-    table: dict[str, dict[str, Handler]] = {
-        "/__mock__/accounts": {"POST": c.create_account},
-        "/__mock__/accounts/{account_sid}/keys": {"POST": c.create_key},
-        "/__mock__/config": {"GET": c.get_config, "PATCH": c.patch_config},
-        "/__mock__/accounts/{account_sid}/config": {"GET": c.get_account_config, "PATCH": c.patch_account_config},
-        "/__mock__/stats": {"GET": c.stats},
-        "/__mock__/accounts/{account_sid}/stats": {"GET": c.account_stats_handler},
-        "/__mock__/reset": {"POST": c.reset},
-        "/__mock__/seed": {"POST": c.seed},
-        "/__mock__/media/{account_sid}/{sid}": {"GET": media_handler(state)},
+    handlers: dict[tuple[str, str], Handler] = {
+        ("GET", "/__mock__/"): c.index,
+        ("POST", "/__mock__/accounts"): c.create_account,
+        ("POST", "/__mock__/accounts/{AccountSid}/keys"): c.create_key,
+        ("GET", "/__mock__/config"): c.get_config,
+        ("PATCH", "/__mock__/config"): c.patch_config,
+        ("GET", "/__mock__/accounts/{AccountSid}/config"): c.get_account_config,
+        ("PATCH", "/__mock__/accounts/{AccountSid}/config"): c.patch_account_config,
+        ("GET", "/__mock__/stats"): c.stats,
+        ("GET", "/__mock__/accounts/{AccountSid}/stats"): c.account_stats_handler,
+        ("POST", "/__mock__/reset"): c.reset,
+        ("POST", "/__mock__/seed"): c.seed,
+        ("GET", "/__mock__/media/{AccountSid}/{TranscriptSid}"): media_handler(state),
     }
-    for path, by_method in table.items():
-        app.router.add_route("*", path, _dispatch(by_method))
+    assert {(e.method, e.path) for e in ENDPOINTS} == set(handlers), "the index must list exactly the routes"
+    by_path: dict[str, dict[str, Handler]] = {}
+    for (method, path), handler in handlers.items():
+        by_path.setdefault(path, {})[method] = handler
+    for path, by_method in by_path.items():
+        route = path.replace("{AccountSid}", "{account_sid}").replace("{TranscriptSid}", "{sid}")
+        open_ = path.startswith("/__mock__/media/")  # the signature is the credential, as on Twilio's media URLs
+        app.router.add_route("*", route, _dispatch(state, by_method, open_=open_))
+        if path == "/__mock__/":
+            app.router.add_route("*", "/__mock__", _dispatch(state, by_method))

@@ -69,7 +69,10 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
 
 
 def error_response(error: ApiError) -> web.Response:
-    return json_response(error.status, error.body(), error.headers or None)
+    response = json_response(error.status, error.body(), error.headers or None)
+    if error.headers.get("Connection") == "close":
+        response.force_close()  # e.g. a body that never arrived: the rest of it must not be read as a request
+    return response
 
 
 def method_not_allowed(method: str, path: str, allow: Iterable[str]) -> ApiError:
@@ -125,11 +128,26 @@ def _not_utf8(raw: bytes) -> ApiError:
     return invalid_parameter("body", raw.decode("utf-8", "replace"), "not UTF-8")  # pragma: no cover
 
 
-async def _form(request: web.Request) -> Params:
+async def read_body(request: web.Request, timeout_s: float) -> bytes:
+    """The whole request body, or Twilio-style JSON 408 when it has not arrived within `timeout_s` (413 if huge).
+
+    Without the bound a client that announces a body and sends it byte by byte holds its connection (and, on the
+    Twilio side, a concurrency slot) for ever. After a 408 the connection is closed, since the rest of the body may
+    still be on its way.
+    """
     try:
-        body = await request.read()
+        async with asyncio.timeout(timeout_s):
+            return await request.read()
+    except TimeoutError:
+        raise ApiError(
+            408, 20408, f"Request body not received within {timeout_s:g} s", {"Connection": "close"}
+        ) from None
     except web.HTTPRequestEntityTooLarge:
-        raise ApiError(413, 20001, "Request body too large") from None
+        raise ApiError(413, 20001, "Request body too large", {"Connection": "close"}) from None
+
+
+async def _form(request: web.Request, timeout_s: float) -> Params:
+    body = await read_body(request, timeout_s)
     if not body:
         return _EMPTY
     content_type = request.headers.get("Content-Type")
@@ -210,7 +228,7 @@ def twilio_handler(state: MockState, table: RouteTable | None = None) -> Handler
                     raise internal_error()
                 drop_after = kind == "reset_after_commit"
             method = request.method
-            params = await _form(request) if method == "POST" else _query(request)
+            params = await _form(request, state.read_timeout_s) if method == "POST" else _query(request)
             result = route.call(runtime.account, ids, params, request.headers.get("If-Match"))
             if method != "GET":
                 state.after_create()

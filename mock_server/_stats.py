@@ -42,13 +42,40 @@ _SUMMED = (
     "in_flight",
     "transcripts_created",
     "transcripts_completed",
+    "transcripts_failed",
+    "transcripts_deleted",
+    "transcripts_stored",
+    "services",
     "webhooks_sent",
     "webhooks_failed",
+    "webhooks_dropped",
+)
+
+# Every key README's control-plane table promises in both the global and each account's stats document.
+STATS_KEYS = (
+    "requests",
+    "responses_by_status",
+    "rejected_429",
+    "in_flight",
+    "peak_in_flight",
+    "current_limit",
+    "connections_dropped",
+    "transcripts_created",
+    "transcripts_completed",
+    "transcripts_failed",
+    "transcripts_deleted",
+    "transcripts_by_customer_key",
+    "webhooks_sent",
+    "webhooks_failed",
+    "webhooks_dropped",
 )
 
 
 def totals(per_account: Iterable[Mapping[str, Any]], app: Counters) -> dict[str, Any]:
-    """Global totals: sums over accounts, plus the requests answered before an account was known (401, 404, 405)."""
+    """Global totals: sums over accounts, plus the requests answered before an account was known (401, 404, 405).
+
+    `current_limit` is not a sum (accounts are limited separately): the control plane adds the global config's.
+    """
     out: dict[str, Any] = dict.fromkeys(_SUMMED, 0)
     out.update(app.to_json())
     by_status: dict[str, int] = dict(out["responses_by_status"])

@@ -31,12 +31,15 @@ def _finite(text: str) -> float:
 
 def loads(raw: str | bytes) -> Any:
     """Parse strict JSON; ValueError (with a short reason) for anything a strict parser would refuse."""
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")  # json.loads would guess UTF-16/32 from the first bytes
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"not UTF-8 (byte {exc.start})") from None
     try:
         value = json.loads(raw, parse_constant=_constant, parse_float=_finite)
     except RecursionError:
         raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
-    except UnicodeDecodeError:
-        raise ValueError("not UTF-8") from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"not valid JSON ({exc.msg} at character {exc.pos})") from None
     _check(value)

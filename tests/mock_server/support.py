@@ -81,9 +81,9 @@ class Recorder:
 
 
 def recorded_app(
-    recorder: Recorder, config: MockConfig | None = None, *, seed: int = 0, clock: Clock | None = None
+    recorder: Recorder, config: MockConfig | None = None, *, seed: int = 0, clock: Clock | None = None, **kwargs: Any
 ) -> web.Application:
-    app = create_app(config, seed=seed, clock=clock)
+    app = create_app(config, seed=seed, clock=clock, **kwargs)
     app.on_response_prepare.append(recorder.on_prepare)
     return app
 
@@ -190,7 +190,7 @@ class Threaded:
 
 @contextmanager
 def threaded_mock(
-    config: MockConfig | None = None, *, seed: int = 0, recorder: Recorder | None = None
+    config: MockConfig | None = None, *, seed: int = 0, recorder: Recorder | None = None, **kwargs: Any
 ) -> Iterator[Threaded]:
     """A mock listening on 127.0.0.1:<free port>, served by its own event loop in a background thread."""
     ready = threading.Event()
@@ -200,7 +200,10 @@ def threaded_mock(
     async def run() -> None:
         stop = asyncio.Event()
         box["stop"] = stop
-        app = create_app(config, seed=seed) if recorder is None else recorded_app(recorder, config, seed=seed)
+        if recorder is None:
+            app = create_app(config, seed=seed, **kwargs)
+        else:
+            app = recorded_app(recorder, config, seed=seed, **kwargs)
         async with serve(app=app) as mock:
             box["mock"] = Threaded(mock.base_url, Creds(mock.account_sid, mock.auth_token), mock.state)
             ready.set()
