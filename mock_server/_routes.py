@@ -1,6 +1,6 @@
 """The URL table of the Twilio-facing API, and nothing else.
 
-Every Intelligence v2 operation in Twilio's OpenAPI file (shared/specs/twilio_intelligence_v2.json) is one `Route`:
+Every Intelligence v2 operation in Twilio's OpenAPI file (tests/specs/twilio_intelligence_v2.json) is one `Route`:
 its method and path template, its operationId, the route family that limits and latencies are configured by, the
 restricted-key permission it needs, and the account method that performs it.
 

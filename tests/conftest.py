@@ -17,14 +17,23 @@ settings.register_profile(
 )
 settings.load_profile("cintel")
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-INTELLIGENCE_SPEC = SHARED / "specs" / "twilio_intelligence_v2.json"
+SPECS = Path(__file__).resolve().parent / "specs"  # Twilio's OpenAPI files, vendored (tests/specs/README.md)
+INTELLIGENCE_SPEC = SPECS / "twilio_intelligence_v2.json"
+VIDEO_SPEC = SPECS / "twilio_video_v1.json"
+
+
+def _load(path: Path) -> dict[str, Any]:
+    spec: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return spec
 
 
 @pytest.fixture(scope="session")
 def intelligence_spec() -> dict[str, Any]:
-    """Twilio's official OpenAPI file for Intelligence v2, read from ../shared (never shipped with the package)."""
-    if not INTELLIGENCE_SPEC.is_file():
-        pytest.skip(f"Twilio's OpenAPI spec is not at {INTELLIGENCE_SPEC} (../shared is absent)")
-    spec: dict[str, Any] = json.loads(INTELLIGENCE_SPEC.read_text(encoding="utf-8"))
-    return spec
+    """Twilio's official OpenAPI file for Intelligence v2 (twilio-oai 2.6.7, in tests/specs/)."""
+    return _load(INTELLIGENCE_SPEC)
+
+
+@pytest.fixture(scope="session")
+def video_spec() -> dict[str, Any]:
+    """Twilio's official OpenAPI file for Video v1 (twilio-oai 2.6.7, in tests/specs/)."""
+    return _load(VIDEO_SPEC)

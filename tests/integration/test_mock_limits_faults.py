@@ -12,14 +12,13 @@ from typing import Any
 
 import aiohttp
 import pytest
+import twilio  # noqa: F401 - a test dependency (group "tests"): if missing, fail loudly, never skip
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 import mock_server
 from mock_server import MockConfig
 from tests.mock_server.support import Creds, basic, channel_json
-
-pytest.importorskip("twilio")
 
 
 @pytest.fixture

@@ -13,12 +13,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import twilio  # noqa: F401 - a test dependency (group "tests"): if missing, fail loudly, never skip
 
 import mock_server
 from mock_server import MockConfig
 from tests.mock_server.support import Recorder, Threaded, recorded_app, threaded_mock
-
-pytest.importorskip("twilio")
 
 CHANNEL = {
     "media_properties": {"media_url": "https://media.example.com/call.wav"},
