@@ -6,7 +6,8 @@
 
 For a JSON body, the URL carries `bodySHA256=<hex sha256 of the raw body>`: the hash is checked against the body,
 and the URL alone is signed. Twilio's own signing is inconsistent about default ports, so the URL is tried as
-given, with the default port added, and with it removed. Comparisons are constant-time.
+given, with the default port added, and with it removed. Comparisons are constant-time; a signature or body hash
+that is not ASCII (anything a client sends can arrive) simply does not match.
 """
 
 from __future__ import annotations
@@ -36,16 +37,21 @@ def _url_variants(url: str) -> list[str]:
     return list(dict.fromkeys([url, bare, with_port]))
 
 
+def signs_body(url: str) -> bool:
+    """True for the JSON variant: the URL carries `bodySHA256`, so the raw body can be checked before it is parsed."""
+    return "bodySHA256" in parse_qs(urlsplit(url).query, keep_blank_values=True)
+
+
 def validate(
     url: str, signature: str | None, auth_token: str, *, form: Mapping[str, Sequence[str]] | None, body: bytes
 ) -> bool:
     """True when `signature` is Twilio's for this request (form params, or the raw body of a JSON request)."""
-    if not signature:
+    if not signature or not signature.isascii():
         return False
     query = parse_qs(urlsplit(url).query, keep_blank_values=True)
     if "bodySHA256" in query:
-        expected_hash = hashlib.sha256(body).hexdigest()
-        if not hmac.compare_digest(expected_hash, query["bodySHA256"][0]):
+        claimed = query["bodySHA256"][0]
+        if not claimed.isascii() or not hmac.compare_digest(hashlib.sha256(body).hexdigest(), claimed):
             return False
         params: Mapping[str, Sequence[str]] | None = None
     else:
