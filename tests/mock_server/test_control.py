@@ -315,3 +315,11 @@ def test_main_bad_config_file_names_file_and_key(tmp_path: Path, capsys: pytest.
     assert str(path) in err
     assert "faults.error5xx" in err
     assert mock_server.main(["--config", str(tmp_path / "missing.toml")]) == 2
+
+
+async def test_an_oversized_control_body_is_413_json(api: Api) -> None:
+    raw = b'{"x": "' + b"a" * (2 * 1024 * 1024) + b'"}'
+    async with api.client.patch("/__mock__/config", data=raw, headers={"Content-Type": "application/json"}) as r:
+        assert r.status == 413
+        assert (await r.json())["message"] == "Request body too large"
+    assert api.state.unexpected_errors == 0
