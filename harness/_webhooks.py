@@ -1,36 +1,89 @@
-"""The completion-webhook receiver: an aiohttp server that takes Twilio's callbacks as nudges.
+"""The completion-webhook receiver: a small aiohttp server that takes Twilio's callbacks as nudges.
 
-A callback is accepted only with a valid X-Twilio-Signature for the URL Twilio used — the `public_url` when the
-receiver sits behind a tunnel, else the URL as it arrived — over the raw body (JSON, `bodySHA256` variant) or the
-form parameters; anything forged, unsigned, tampered or addressed elsewhere gets 403 and is not recorded. A valid
-one calls `on_transcript(transcript_sid, customer_key)`: callbacks may be duplicated, late, reordered or lost, so
-the runner treats each as a reason to re-fetch the transcript, never as its status.
+A callback is accepted only with a valid X-Twilio-Signature for the URL Twilio was given — the receiver's own
+`public_url` when it sits behind a tunnel, else the base URL it bound, plus the path and query exactly as they
+arrived; the Host header never enters it. What is checked, in order, doing no more work than each step needs:
+
+    path /callbacks (404) · GET or POST (405) · a signature header (403) · no Content-Encoding (400)
+    GET:   the signature over the URL (403) · the query as a strict form (400)
+    POST:  Content-Length ≤ max_body (413) · the body read within body_timeout (408) and ≤ max_body (413)
+           · with ?bodySHA256= (JSON variant): the signature and the body hash over the raw bytes (403), then the
+             body parsed as JSON or a form, UTF-8 only (400)
+           · without it (form variant): an x-www-form-urlencoded UTF-8 body parsed strictly (400), the signature
+             over the URL and its parameters (403)
+    then a transcript_sid shaped like GT + 32 hex digits (400)
+
+A valid callback calls `on_transcript(transcript_sid, customer_key)`: callbacks may be duplicated, late, reordered or
+lost, so the runner treats each as a reason to re-fetch the transcript, never as its status. A refusal is answered
+with its status and a short fixed reason, logged in one line (never the token, the signature or the body), and
+counted in `rejected`. Sockets cannot hold the receiver: a connection with no complete request is closed after
+`idle_timeout`, and `close()` drops the connections still sending a body instead of waiting for them.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
+import errno
 import logging
+import socket
 from collections.abc import Callable
+from http import HTTPStatus
+from ipaddress import ip_address
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
-from harness._signature import validate
+from harness._errors import CintelError
+from harness._redact import scrub_url
+from harness._signature import signs_body, validate
+from harness._webhook_parse import Refused, callback_fields, form_params, last_values, parse_body, parse_form
+
+__all__ = ["MAX_BODY", "OnTranscript", "WebhookReceiver", "WebhookReceiverError"]
 
 log = logging.getLogger("harness.webhooks")
+_http_log = logging.getLogger("harness.webhooks.http")  # aiohttp's own messages about the receiver's connections
 OnTranscript = Callable[[str, str | None], None]
+MAX_BODY = 64 * 1024  # Twilio's callbacks are a few hundred bytes
+PATH = "/callbacks"
+SIGNATURE_HEADER = "X-Twilio-Signature"
+
+
+class WebhookReceiverError(CintelError):
+    """The webhook receiver cannot run as configured: its port is in use, its host or port is invalid, or its
+    public URL is malformed. The message says what to change."""
 
 
 class WebhookReceiver:
-    def __init__(self, auth_token: str, on_transcript: OnTranscript, *, public_url: str | None = None) -> None:
+    """Receives signed completion callbacks on `callback_url` and turns each valid one into `on_transcript`.
+
+    public_url    the URL Twilio is given when the receiver sits behind a tunnel or proxy (signatures are
+                  checked against it); without it, the base URL the receiver bound
+    max_body      bodies larger than this are refused with 413 (default 64 KiB)
+    body_timeout  seconds a request may take to deliver its body once its headers are in (408, then closed)
+    idle_timeout  seconds a connection may stay open without a complete request (closed without an answer)
+    """
+
+    def __init__(
+        self,
+        auth_token: str,
+        on_transcript: OnTranscript,
+        *,
+        public_url: str | None = None,
+        max_body: int = MAX_BODY,
+        body_timeout: float = 10.0,
+        idle_timeout: float = 15.0,
+    ) -> None:
         self._token = auth_token
         self._on_transcript = on_transcript
-        self.public_url = public_url.rstrip("/") if public_url else None
+        self.public_url = _checked_public_url(public_url) if public_url else None
+        self.max_body = max_body
+        self.body_timeout = body_timeout
+        self.idle_timeout = idle_timeout
         self.accepted = 0
         self.rejected = 0
-        self._runner: web.AppRunner | None = None
         self.base_url = ""
+        self._runner: web.ServerRunner | None = None
 
     def __repr__(self) -> str:
         return f"WebhookReceiver(base_url={self.base_url!r}, public_url={self.public_url!r})"
@@ -38,59 +91,160 @@ class WebhookReceiver:
     @property
     def callback_url(self) -> str:
         """The URL to give Twilio (the service's WebhookUrl)."""
-        return f"{self.public_url or self.base_url}/callbacks"
+        return f"{self.public_url or self.base_url}{PATH}"
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        app = web.Application()
-        app.router.add_route("*", "/callbacks", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        sockets = getattr(site._server, "sockets", None) or ()  # port 0: ask the socket which port it got
-        bound = sockets[0].getsockname()[1] if sockets else port
-        self.base_url = f"http://{host}:{bound}"
+        """Listen on host:port (0: any free port). Raises WebhookReceiverError, saying why, when it cannot."""
+        if self._runner is not None:
+            raise WebhookReceiverError("the webhook receiver is already started")
+        if not 0 <= port <= 65535:
+            raise WebhookReceiverError(
+                f"webhook port {port} is not a TCP port (0-65535); choose another --webhook-port"
+            )
+        server = web.Server(
+            self._handle,
+            keepalive_timeout=self.idle_timeout,  # also bounds a connection that never completes its headers
+            lingering_time=min(2.0, self.body_timeout),  # reading the rest of a refused body, to answer cleanly
+            auto_decompress=False,  # the signature covers the bytes as sent; compressed bodies are refused
+            access_log=None,
+            logger=_http_log,
+        )
+        runner = web.ServerRunner(server, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise WebhookReceiverError(_listen_error(host, port, exc)) from exc
+        self._runner = runner
+        shown = f"[{host}]" if _is_ipv6(host) else host
+        self.base_url = f"http://{shown}:{site.port}"
+        log.info("webhook receiver listening on %s (callbacks at %s)", self.base_url, scrub_url(self.callback_url))
 
     async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        """Stop listening and close every connection; requests still sending their body are dropped, not awaited."""
+        if self._runner is None:
+            return
+        runner, self._runner = self._runner, None
+        if runner.server is not None:  # a request still arriving (or a refused body still being drained) is dropped
+            for connection in runner.server.connections:  # answers already written are flushed before the close
+                connection.force_close()
+        await runner.cleanup()
 
-    def _signed_url(self, request: web.Request) -> str:
-        if self.public_url is None:
-            return str(request.url)
-        public = urlsplit(self.public_url)
-        query = f"?{request.query_string}" if request.query_string else ""
-        return f"{public.scheme}://{public.netloc}{public.path}{request.path}{query}"
-
-    async def _handle(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        form: dict[str, list[str]] | None = None
-        fields: dict[str, object] = {}
-        if request.method == "GET":
-            fields = dict(request.query)
-        elif request.content_type == "application/json":
-            try:
-                parsed = json.loads(body) if body else {}
-            except ValueError:
-                parsed = None
-            fields = parsed if isinstance(parsed, dict) else {}
-        else:
-            posted = await request.post()
-            form = {k: [str(v) for v in posted.getall(k)] for k in posted}
-            fields = {k: v[-1] for k, v in form.items()}
-        signature = request.headers.get("X-Twilio-Signature")
-        if request.method == "GET":
-            form = None  # a GET signs the whole URL, query included
-        if not validate(self._signed_url(request), signature, self._token, form=form, body=body):
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        try:
+            transcript_sid, customer_key = await self._callback(request)
+        except Refused as refusal:
+            if refusal.status == HTTPStatus.NOT_FOUND:  # not a callback at all (a scanner, a typo): not counted
+                log.debug("answered 404 to a request from %s for another path", request.remote)
+                return web.Response(status=HTTPStatus.NOT_FOUND, text="not found\n")
             self.rejected += 1
-            log.warning("rejected a callback with a missing or invalid X-Twilio-Signature")
-            return web.Response(status=403, text="invalid signature")
-        transcript_sid = fields.get("transcript_sid")
-        if not isinstance(transcript_sid, str) or not transcript_sid.startswith("GT"):
-            self.rejected += 1
-            return web.Response(status=400, text="no transcript_sid")
-        customer_key = fields.get("customer_key")
+            level = logging.WARNING if refusal.status == HTTPStatus.FORBIDDEN else logging.INFO
+            log.log(level, "refused a callback from %s: %d %s", request.remote, refusal.status, refusal.reason)
+            response = web.Response(status=refusal.status, text=refusal.reason + "\n")
+            if refusal.status == HTTPStatus.METHOD_NOT_ALLOWED:
+                response.headers["Allow"] = "GET, POST"
+            if refusal.status in (HTTPStatus.REQUEST_TIMEOUT, HTTPStatus.REQUEST_ENTITY_TOO_LARGE):
+                response.force_close()
+            return response
         self.accepted += 1
-        self._on_transcript(transcript_sid, customer_key if isinstance(customer_key, str) else None)
-        return web.Response(status=204)
+        self._on_transcript(transcript_sid, customer_key)
+        return web.Response(status=HTTPStatus.NO_CONTENT)
+
+    async def _callback(self, request: web.BaseRequest) -> tuple[str, str | None]:
+        target = request.raw_path  # the request target exactly as sent: what Twilio signed after the base URL
+        if not target.startswith("/") or not target.isascii() or not target.isprintable():
+            raise Refused(400, "the request target must be an ASCII path")
+        path, _, query = target.partition("?")
+        if path != PATH:
+            raise Refused(404, "not found")
+        if request.method not in ("GET", "POST"):
+            raise Refused(405, "only GET and POST are accepted")
+        signature = request.headers.get(SIGNATURE_HEADER)
+        if not signature:
+            raise Refused(403, "missing X-Twilio-Signature")
+        if request.headers.get("Content-Encoding", "identity").strip().lower() != "identity":
+            raise Refused(400, "compressed bodies are not accepted")
+        url = f"{self.public_url or self.base_url}{target}"  # never the Host header
+        if request.method == "GET":  # the URL carries everything, and the signature covers it all
+            if not validate(url, signature, self._token, form=None, body=b""):
+                raise Refused(403, "invalid X-Twilio-Signature")
+            return callback_fields(last_values(parse_form(query.encode())))
+        body = await self._read_body(request)
+        content_type = request.headers.get("Content-Type")
+        if signs_body(url):  # JSON variant: check the raw bytes before parsing anything
+            if not validate(url, signature, self._token, form=None, body=body):
+                raise Refused(403, "invalid X-Twilio-Signature or body hash")
+            return callback_fields(parse_body(content_type, body))
+        params = form_params(content_type, body)  # form variant: the signature covers the parsed parameters
+        if not validate(url, signature, self._token, form=params, body=body):
+            raise Refused(403, "invalid X-Twilio-Signature")
+        return callback_fields(last_values(params))
+
+    async def _read_body(self, request: web.BaseRequest) -> bytes:
+        if request.content_length is not None and request.content_length > self.max_body:
+            raise Refused(413, f"the body is over {self.max_body} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async with asyncio.timeout(self.body_timeout):
+                if request.version >= (1, 1) and request.headers.get("Expect", "").lower() == "100-continue":
+                    await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # as aiohttp's router would
+                while chunk := await request.content.readany():
+                    size += len(chunk)
+                    if size > self.max_body:
+                        raise Refused(413, f"the body is over {self.max_body} bytes")
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise Refused(408, f"the body did not arrive within {self.body_timeout:g} s") from None
+        except (ConnectionError, HttpProcessingError):
+            raise Refused(400, "the body was cut short or badly framed") from None
+        return b"".join(chunks)
+
+
+def _one_line_for_bad_http(record: logging.LogRecord) -> bool:
+    """aiohttp logs a request it cannot parse — the client's fault — at ERROR with a traceback (after answering 400).
+    Keep one line instead, naming the kind of error but never echoing the client's bytes."""
+    error = record.exc_info[1] if record.exc_info else None
+    if not isinstance(error, HttpProcessingError):
+        return True
+    level = logging.INFO if record.levelno >= logging.WARNING else logging.DEBUG
+    log.log(level, "refused a request that is not valid HTTP: 400 %s (%s)", type(error).__name__, record.getMessage())
+    return False
+
+
+_http_log.addFilter(_one_line_for_bad_http)
+
+
+def _checked_public_url(url: str) -> str:
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 — raises on a malformed port
+    except ValueError:
+        parts = parts._replace(netloc="")
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise WebhookReceiverError(
+            f"webhook public URL {scrub_url(url)!r} must be an http(s) URL with a host and no query (--public-url)"
+        )
+    return url.rstrip("/")
+
+
+def _is_ipv6(host: str) -> bool:
+    try:
+        return ip_address(host).version == 6
+    except ValueError:
+        return False
+
+
+def _listen_error(host: str, port: int, exc: OSError) -> str:
+    where = f"webhook port {port} on {host}"
+    if isinstance(exc, socket.gaierror):
+        return f"cannot listen on {host!r}: no such host or address ({exc.strerror})"
+    if exc.errno == errno.EADDRINUSE:
+        return f"{where} is already in use (another cintel run or program?); choose another --webhook-port"
+    if exc.errno == errno.EACCES:
+        return f"{where}: permission denied (ports below 1024 need privileges); choose another --webhook-port"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"cannot listen on {host}: not an address of this machine"
+    return f"cannot listen on {where}: {exc.strerror or exc}"

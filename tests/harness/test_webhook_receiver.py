@@ -35,6 +35,14 @@ def test_signatures_agree_with_twilio_python() -> None:
     assert not validate(signed_url, None, TOKEN, form=None, body=body)
 
 
+def test_a_signature_or_body_hash_that_is_not_ascii_simply_does_not_match() -> None:
+    body = json.dumps(BODY).encode()
+    signed_url = f"https://example.com/callbacks?bodySHA256={hashlib.sha256(body).hexdigest()}"
+    assert not validate(signed_url, "sïg", TOKEN, form=None, body=body)  # compare_digest raised TypeError here
+    assert not validate(signed_url, "s\udcffg", TOKEN, form=None, body=body)
+    assert not validate("https://example.com/callbacks?bodySHA256=%C3%A9", "abc=", TOKEN, form=None, body=body)
+
+
 @pytest.fixture
 async def receiver() -> AsyncIterator[Hook]:
     seen: list[tuple[str, str | None]] = []
@@ -116,3 +124,16 @@ async def test_behind_a_tunnel_the_public_url_is_what_was_signed() -> None:
         assert len(seen) == 1
     finally:
         await hook.close()
+
+
+async def test_counters_count_accepted_and_refused_callbacks_but_not_other_paths(receiver: Hook) -> None:
+    hook, seen = receiver
+    body = json.dumps(BODY).encode()
+    url, headers = _signed_json(hook.callback_url, body)
+    async with httpx.AsyncClient() as client:
+        assert (await client.post(url, content=body, headers=headers)).status_code == 204
+        assert (await client.post(url, content=body + b" ", headers=headers)).status_code == 403
+        assert (await client.put(url, content=body, headers=headers)).status_code == 405
+        assert (await client.get(f"{hook.base_url}/favicon.ico")).status_code == 404
+    assert (hook.accepted, hook.rejected) == (1, 2)
+    assert len(seen) == 1
