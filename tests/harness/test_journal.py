@@ -123,3 +123,109 @@ def test_fingerprint_changes_with_content(tmp_path: Path) -> None:
 def test_unknown_state_names_are_refused(tmp_path: Path) -> None:
     with Journal(tmp_path / "j", batch=BATCH) as journal, pytest.raises(ValueError, match="done"):
         list(journal.items("done"))
+
+
+# --- run metadata, batch id, --retry-failed ---------------------------------------------------------------------
+
+
+def test_run_metadata_is_committed_at_once_and_none_deletes_it(tmp_path: Path) -> None:
+    path = tmp_path / "j"
+    with Journal(path, batch=BATCH) as journal:
+        assert journal.get_meta("webhook_url") is None
+        journal.set_meta("webhook_url", "https://customer.example/hook")
+        journal.set_meta("webhook_method", "POST")
+        journal.set_meta("webhook_method", "GET")
+        other = sqlite3.connect(path)  # committed: visible to another connection before close()
+        assert dict(other.execute("SELECT key, value FROM meta").fetchall()) == {
+            "webhook_url": "https://customer.example/hook", "webhook_method": "GET",
+        }  # fmt: skip
+        other.close()
+        journal.set_meta("webhook_method", None)
+        assert journal.get_meta("webhook_method") is None
+        assert journal._db.execute("PRAGMA synchronous").fetchone() == (1,)  # back to NORMAL for the answers
+    with Journal(path, batch=BATCH) as journal:
+        assert journal.get_meta("webhook_url") == "https://customer.example/hook"
+        assert journal.get_meta("webhook_method") is None
+        assert "webhook_url" not in journal.batch_info()  # metadata is not part of the batch's identity
+
+
+def test_a_batch_id_is_made_once_and_kept(tmp_path: Path) -> None:
+    with Journal(tmp_path / "a", batch=BATCH) as journal:
+        first = journal.batch_id
+        assert len(first) == 32
+        int(first, 16)
+        assert journal.batch_info()["batch_id"] == first
+    with Journal(tmp_path / "a", batch=BATCH) as journal:
+        assert journal.batch_id == first
+    with Journal.open_readonly(tmp_path / "a") as reader:
+        assert reader.batch_id == first
+    with Journal(tmp_path / "b", batch=BATCH) as journal:
+        assert journal.batch_id != first
+
+
+def test_batch_keys_first_given_on_a_later_open_are_recorded_and_then_checked(tmp_path: Path) -> None:
+    path = tmp_path / "j"
+    Journal(path, batch={"manifest": "123:abc"}).close()
+    Journal(path, batch=BATCH).close()
+    with pytest.raises(JournalError, match="different service_sid"):
+        Journal(path, batch={**BATCH, "service_sid": "GA" + "2" * 32})
+
+
+def test_requeue_failed_sends_failed_items_back_through_reconciliation(tmp_path: Path) -> None:
+    path = tmp_path / "j"
+    with Journal(path, batch=BATCH) as journal:
+        journal.add_items(items(4))
+        journal.mark_submitting(["k0", "k1", "k2", "k3"])
+        journal.mark_submitted("k0", "GT" + "0" * 32)
+        journal.mark_failed("k0", "transcript failed", "failed")  # the transcript failed
+        journal.mark_failed("k1", f"400: media not reachable: {SIGNED.format(i=1)}")  # the create was refused
+        journal.mark_submitted("k2", "GT" + "2" * 32)
+        journal.mark_completed("k2")
+        # k0 and k1 are failed only in the buffer: requeue_failed() must see them
+        assert journal.requeue_failed() == 2
+        reader = sqlite3.connect(path)  # committed when it returns
+        assert reader.execute("SELECT COUNT(*) FROM items WHERE state='unknown'").fetchone() == (2,)
+        reader.close()
+        k0, k1, k2 = journal.get("k0"), journal.get("k1"), journal.get("k2")
+        assert k0 is not None
+        assert k1 is not None
+        assert k2 is not None
+        assert (k0.state, k0.transcript_sid, k0.failed_transcript_sid, k0.status) == (
+            "unknown", None, "GT" + "0" * 32, None,
+        )  # fmt: skip
+        assert k0.last_error == "retrying after: transcript failed"
+        assert (k1.state, k1.failed_transcript_sid) == ("unknown", None)
+        assert k1.last_error is not None
+        assert k1.last_error.startswith("retrying after: 400: media not reachable: https://bucket.s3")
+        assert "topsecret" not in k1.last_error
+        assert (k2.state, k2.transcript_sid) == ("completed", "GT" + "2" * 32)
+        assert journal.counts()["failed"] == 0
+        assert [i.customer_key for i in journal.items("unknown")] == ["k0", "k1"]
+        assert journal.requeue_failed() == 0
+        # reconciliation found the failed transcript only: send again, then it fails once more
+        journal.mark_pending("k0", "no transcript found while reconciling: sending again")
+        journal.mark_submitting(["k0"])
+        journal.mark_submitted("k0", "GT" + "9" * 32)
+        journal.mark_failed("k0", "transcript failed", "failed")
+        assert journal.requeue_failed() == 1
+        again = journal.get("k0")
+        assert again is not None
+        assert (again.failed_transcript_sid, again.attempts) == ("GT" + "9" * 32, 2)
+
+
+def test_mark_pending_puts_an_item_back_with_nothing_counted_as_failed(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j", batch=BATCH) as journal:
+        journal.add_items(items(2))
+        journal.mark_submitting(["k0", "k1"])
+        journal.mark_pending("k0", "blocked by the account: 20003 Authenticate")
+        journal.mark_pending("k1")
+        assert journal.counts() == {
+            "pending": 2, "submitting": 0, "submitted": 0, "unknown": 0, "completed": 0, "failed": 0,
+        }  # fmt: skip
+        k0, k1 = journal.get("k0"), journal.get("k1")
+        assert k0 is not None
+        assert k1 is not None
+        assert (k0.last_error, k0.attempts, k0.failed_transcript_sid) == (
+            "blocked by the account: 20003 Authenticate", 1, None,
+        )  # fmt: skip
+        assert k1.last_error is None
