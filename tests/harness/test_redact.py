@@ -248,10 +248,11 @@ def test_scrubbing_is_idempotent_and_never_raises(text: str) -> None:
 
 def test_a_long_hostile_line_is_scrubbed_in_one_pass() -> None:
     """Many URL starts, no terminators: every start is handled without rescanning the rest of the line."""
-    text = "a://" * 20_000 + "b.example/x?q=" + SECRET + " " + "c.d/" * 20_000 + "a-" * 20_000
+    text = "a://" * 20_000 + "b.example/x?q=" + SECRET + " " + "c.d/" * 20_000 + "a-" * 20_000 + "token=" * 20_000
     out = scrub_text(text)
     assert SECRET not in out
     assert out.startswith("a://a://")
+    assert out.endswith("token=<redacted>")
 
 
 # --- the logging filter ---------------------------------------------------------------------------------------------
