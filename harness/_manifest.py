@@ -4,16 +4,37 @@ A row names its media — `media_url` (http/https; pre-signed URLs are normal) o
 RE…) — and may give `customer_key` (≤ 64 characters, unique in the batch; generated from the row's content when
 absent, so a re-run generates the same one), `participants` (Twilio's participant objects, at most two,
 `channel_participant` 1 or 2; a JSON cell in CSV), `media_start_time` (ISO-8601) and any other keys, kept as
-metadata. `read_manifest()` yields a `ManifestItem` per good row and a `Reject` (row number, reason, an excerpt
-with URL query strings scrubbed) per bad one, and never raises for a bad row; only a problem with the file itself
-(missing, unreadable, not UTF-8, an unknown extension, a CSV without a media column) is a `ManifestError`.
+metadata.
+
+The file is UTF-8, with or without a byte-order mark (Excel's "CSV UTF-8" writes one). Lines end in `\n`, `\r\n`
+or `\r`; a row's number is its line (JSONL) or its record after the header (CSV).
+
+A column that is not one of the five above but looks like one — the same name in another case or spelling
+(`Media_URL`, `MediaUrl`, `source-sid`, `CustomerKey`), or within a small Damerau–Levenshtein distance of it once
+case, `_`, `-` and spaces are set aside (`customer_kye`, `participant`, `media_ur1`; at most 1 edit for names of
+5 characters or fewer, 2 otherwise) — is an error, not metadata: kept silently, the row would get a generated key
+and no participants. **Escape hatch:** a column whose name starts with `x_` or `meta_` (any case, or `x-`/`meta-`)
+is always metadata and never checked; rename a real metadata column that trips the check that way.
+
+Two passes, one file each:
+
+- `scan_manifest(path)` reads the whole file once, in constant memory, and raises `ManifestError` for every
+  problem with the *file*: missing, a directory or unreadable; an unknown extension; not UTF-8 (with the row and the
+  exact byte offset in the file of the first bad byte); a CSV header without a media column; a misspelled column (CSV
+  header, or a key on any JSONL row, with its row). It returns a `ManifestScan`: the row count and the unknown columns
+  that will be kept as metadata. Call it before anything is written, so a bad file leaves no trace.
+- `read_manifest(path)` yields a `ManifestItem` per good row and a `Reject` (row number, reason, an excerpt) per bad
+  one, and never raises for a bad row; it raises the same `ManifestError`s as the scan when it meets them.
+
+Every reject reason and excerpt, and every error message that quotes the file, passes through `scrub_text()`.
 
 Memory: rows are read one at a time; the only state kept is the set of customer keys seen, to refuse duplicates
-(about 100 bytes a row: 100 MB for a million rows).
+(about 100 bytes a row: 100 MB for a million rows), and a bounded set of column names.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import json
@@ -21,6 +42,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
@@ -34,11 +56,15 @@ PARTICIPANT_FIELDS = frozenset(
     {"user_id", "channel_participant", "media_participant_id", "email", "full_name", "image_url", "role"}
 )
 KNOWN = frozenset({"media_url", "source_sid", "customer_key", "participants", "media_start_time"})
+METADATA_PREFIXES = ("x_", "x-", "meta_", "meta-")
 EXCERPT_CHARS = 200
+MAX_LISTED_COLUMNS = 1000  # unknown column names remembered by a scan; more are counted, not listed
+FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
+ESCAPE_HATCH = "prefix it with 'x_' or 'meta_' to keep it as metadata"
 
 
 class ManifestError(CintelError):
-    """The manifest file itself cannot be read (as opposed to one bad row, which is a `Reject`)."""
+    """The manifest file itself cannot be used (as opposed to one bad row, which is a `Reject`)."""
 
 
 @dataclass(frozen=True)
@@ -58,48 +84,205 @@ class Reject:
     excerpt: str
 
 
+@dataclass(frozen=True)
+class ManifestScan:
+    """What `scan_manifest()` found in a file that `read_manifest()` can read."""
+
+    path: Path
+    format: str  # "jsonl" or "csv"
+    rows: int  # rows `read_manifest()` will yield (items and rejects; blank JSONL lines are not rows)
+    unknown_columns: list[str]  # sorted: columns that are kept as metadata (names scrubbed)
+    unknown_columns_more: int = 0  # further distinct unknown names, beyond MAX_LISTED_COLUMNS, not listed
+    bom: bool = False  # the file starts with a UTF-8 byte-order mark (accepted and skipped)
+    size: int = 0  # bytes read
+
+
 class _Bad(Exception):
     pass
 
 
-def read_manifest(path: str | Path) -> Iterator[ManifestItem | Reject]:
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".jsonl", ".ndjson", ".csv"):
-        raise ManifestError(f"{path}: unknown manifest format {suffix or '(no extension)'!r}; use .jsonl or .csv")
+# --- misspelled columns -------------------------------------------------------------------------------------------
+
+
+def edit_distance(a: str, b: str, limit: int | None = None) -> int:
+    """Damerau–Levenshtein distance (optimal string alignment: an adjacent swap costs 1), symmetric.
+
+    With `limit`, any distance above it is returned as `limit + 1`, and long strings cost nothing.
+    """
+    if a == b:
+        return 0
+    if limit is not None and abs(len(a) - len(b)) > limit:
+        return limit + 1
+    before: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            best = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                best = min(best, before[j - 2] + 1)
+            current[j] = best
+        if limit is not None and min(current) > limit:
+            return limit + 1
+        before, previous = previous, current
+    distance = previous[len(b)]
+    return distance if limit is None else min(distance, limit + 1)
+
+
+def _folded(name: str) -> str:
+    """The name with case, `_`, `-`, spaces and other punctuation set aside: `Media_URL` → `mediaurl`."""
+    return "".join(c for c in name.casefold() if c.isalnum())
+
+
+_KNOWN_FOLDED = tuple(sorted((_folded(k), k) for k in KNOWN))
+
+
+def misspelled_column(name: str) -> str | None:
+    """The manifest column `name` is a likely misspelling of, or None (a known column, or plausible metadata)."""
+    return _misspelled(name) if len(name) <= 100 else _misspelled.__wrapped__(name)  # no huge names in the cache
+
+
+@lru_cache(maxsize=4096)
+def _misspelled(name: str) -> str | None:
+    if name in KNOWN or name.casefold().startswith(METADATA_PREFIXES):
+        return None
+    return _nearest_known(_folded(name))
+
+
+def _nearest_known(folded: str) -> str | None:
+    best: tuple[int, str] | None = None
+    for known_folded, known in _KNOWN_FOLDED:
+        limit = 1 if min(len(folded), len(known_folded)) <= 5 else 2
+        distance = edit_distance(folded, known_folded, limit)
+        if distance <= limit and (best is None or distance < best[0]):
+            best = (distance, known)
+    return best[1] if best else None
+
+
+def _misspelling(row: int | None, name: str, known: str) -> str:
+    where = "the header" if row is None else f"row {row}"
+    return f"{where}: column {scrub_text(name)!r} looks like a misspelling of {known!r}"
+
+
+def _misspelled_error(path: Path, found: list[str]) -> ManifestError:
+    them = "it" if len(found) == 1 else "them"
+    return ManifestError(f"{path}: " + "; ".join(found) + f"; rename {them} (or {ESCAPE_HATCH})")
+
+
+# --- the file: bytes -> lines -> rows ---------------------------------------------------------------------------
+
+
+class _Undecodable(Exception):
+    """A byte that is not UTF-8: the line it is on, and its offset from the start of the file."""
+
+    def __init__(self, line: int, offset: int, byte: int) -> None:
+        super().__init__(line, offset, byte)
+        self.line, self.offset, self.byte = line, offset, byte
+        self.row: int | None = line  # JSONL: the line; CSV: the record, set by the reader (None: the header)
+
+
+_LONE_CR = re.compile(rb"(?<=\r)(?!\n)")
+
+
+class _Lines:
+    """The file's lines as text (universal newlines, ends kept), decoded strictly, a leading BOM skipped.
+
+    `number` is the current line's number and `offset` the byte offset of the next line; a byte that is not UTF-8
+    raises `_Undecodable` with its exact offset in the file.
+    """
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self.handle = handle
+        self.number = 0
+        self.offset = 0
+        self.bom = False
+
+    def __iter__(self) -> Iterator[str]:
+        first = True
+        for chunk in self.handle:
+            if first:
+                first = False
+                if chunk.startswith(codecs.BOM_UTF8):
+                    self.bom, self.offset, chunk = True, len(codecs.BOM_UTF8), chunk[len(codecs.BOM_UTF8) :]
+            for piece in _LONE_CR.split(chunk) if b"\r" in chunk else (chunk,):
+                if not piece:
+                    continue
+                self.number += 1
+                try:
+                    text = piece.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise _Undecodable(self.number, self.offset + exc.start, piece[exc.start]) from None
+                self.offset += len(piece)
+                yield text
+
+
+def _format(path: Path) -> str:
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        suffix = path.suffix or "(no extension)"
+        raise ManifestError(f"{path}: unknown manifest format {suffix!r}; use .jsonl (or .ndjson) or .csv")
+    return fmt
+
+
+def _open(path: Path) -> IO[bytes]:
     try:
-        handle = path.open(encoding="utf-8", newline="")
+        return path.open("rb")
     except OSError as exc:
         raise ManifestError(f"{path}: cannot open: {exc.strerror or exc}") from None
-    with handle:
-        rows = _jsonl_rows(handle) if suffix != ".csv" else _csv_rows(handle, path)
-        seen: set[str] = set()
-        try:
-            for number, raw, parsed in rows:
-                yield _validate(number, raw, parsed, seen)
-        except UnicodeDecodeError as exc:
-            raise ManifestError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
 
 
-def _jsonl_rows(handle: IO[str]) -> Iterator[tuple[int, str, Any]]:
-    for number, line in enumerate(handle, start=1):
+def _undecodable(path: Path, fmt: str, error: _Undecodable) -> ManifestError:
+    if error.offset == 0 and error.byte in (0xFF, 0xFE):
+        hint = "it looks like UTF-16: save it as UTF-8"
+    else:
+        hint = "save it as UTF-8 (in Excel: CSV UTF-8)" if fmt == "csv" else "save it as UTF-8"
+    if error.row is None:
+        where = f"the header (line {error.line})"
+    elif fmt == "csv" and error.row != error.line:
+        where = f"row {error.row} (line {error.line})"
+    else:
+        where = f"row {error.row}"
+    return ManifestError(
+        f"{path}: not UTF-8: byte 0x{error.byte:02x} at byte offset {error.offset} of the file, in {where}; {hint}"
+    )
+
+
+def _rows(path: Path, fmt: str, lines: _Lines, header: list[str]) -> Iterator[tuple[int, str, Any]]:
+    """(row number, raw text, parsed row or `_Bad`) for every row; a CSV's header is put in `header`."""
+    if fmt == "csv":
+        return _csv_rows(path, lines, header)
+    return _jsonl_rows(lines)
+
+
+def _jsonl_rows(lines: _Lines) -> Iterator[tuple[int, str, Any]]:
+    for line in lines:
         if not line.strip():
             continue
         try:
             parsed: Any = json.loads(line)
         except (ValueError, RecursionError) as exc:
             parsed = _Bad(f"not valid JSON: {exc}")
-        yield number, line, parsed
+        yield lines.number, line, parsed
 
 
-def _csv_rows(handle: IO[str], path: Path) -> Iterator[tuple[int, str, Any]]:
-    reader = csv.DictReader(handle)
+def _csv_rows(path: Path, lines: _Lines, header_out: list[str]) -> Iterator[tuple[int, str, Any]]:
+    reader = csv.DictReader(lines)
     try:
         header = reader.fieldnames
     except csv.Error as exc:
-        raise ManifestError(f"{path}: not a readable CSV header: {exc}") from None
-    if not header or not ({"media_url", "source_sid"} & set(header)):
-        raise ManifestError(f"{path}: the CSV header needs a media_url or source_sid column, has {header}")
+        raise ManifestError(scrub_text(f"{path}: not a readable CSV header: {exc}")) from None
+    except _Undecodable as error:
+        error.row = None
+        raise
+    if not header:
+        raise ManifestError(f"{path}: empty; a CSV manifest starts with a header (media_url or source_sid, …)")
+    header_out.extend(header)
+    misspelled = [_misspelling(None, name, known) for name in header if (known := misspelled_column(name))]
+    if misspelled:
+        raise _misspelled_error(path, misspelled)
+    if not ({"media_url", "source_sid"} & set(header)):
+        shown = scrub_text(", ".join(repr(h) for h in header))[:300]
+        raise ManifestError(f"{path}: the CSV header needs a media_url or source_sid column, has {shown}")
     number = 0
     while True:
         number += 1
@@ -110,6 +293,9 @@ def _csv_rows(handle: IO[str], path: Path) -> Iterator[tuple[int, str, Any]]:
         except csv.Error as exc:
             yield number, "", _Bad(f"unreadable CSV record: {exc}")
             continue
+        except _Undecodable as error:
+            error.row = number
+            raise
         raw = ",".join(str(v) for v in record.values())
         if None in record:  # more cells than header columns
             yield number, raw, _Bad(f"{len(record[None])} more cell(s) than the header has columns")
@@ -118,14 +304,74 @@ def _csv_rows(handle: IO[str], path: Path) -> Iterator[tuple[int, str, Any]]:
         if "participants" in row:
             try:
                 row["participants"] = json.loads(row["participants"])
-            except ValueError:
+            except (ValueError, RecursionError):
                 yield number, raw, _Bad("participants is not a JSON list")
                 continue
         yield number, raw, row
 
 
+# --- the two passes ---------------------------------------------------------------------------------------------
+
+
+def scan_manifest(path: str | Path) -> ManifestScan:
+    """Read the whole file once and raise `ManifestError` for any problem with the file itself (see the module)."""
+    path = Path(path)
+    fmt = _format(path)
+    rows = 0
+    header: list[str] = []
+    unknown: set[str] = set()
+    more: set[str] = set()  # names beyond the listed ones; only counted, and bounded too
+    misspelled: dict[str, str] = {}  # name -> "row N: column … looks like a misspelling of …" (first row)
+    with _open(path) as handle:
+        lines = _Lines(handle)
+        try:
+            for number, _raw, parsed in _rows(path, fmt, lines, header):
+                rows += 1
+                if fmt == "jsonl" and isinstance(parsed, dict):
+                    for name in parsed:
+                        if name in KNOWN or name in unknown or name in misspelled:
+                            continue
+                        known = misspelled_column(name)
+                        if known is not None:
+                            if len(misspelled) < 20:
+                                misspelled[name] = _misspelling(number, name, known)
+                        elif len(unknown) < MAX_LISTED_COLUMNS:
+                            unknown.add(name)
+                        elif len(more) < 100_000:
+                            more.add(name)
+        except _Undecodable as error:
+            raise _undecodable(path, fmt, error) from None
+        except OSError as exc:
+            raise ManifestError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if misspelled:
+        raise _misspelled_error(path, list(misspelled.values()))
+    if fmt == "csv":
+        names = sorted({name for name in header if name not in KNOWN})
+        unknown, more = set(names[:MAX_LISTED_COLUMNS]), set(names[MAX_LISTED_COLUMNS:])
+    listed = sorted({scrub_text(name) for name in unknown})
+    return ManifestScan(path, fmt, rows, listed, len(more), lines.bom, lines.offset)
+
+
+def read_manifest(path: str | Path) -> Iterator[ManifestItem | Reject]:
+    """Every row in order: a `ManifestItem` if it is good, a `Reject` saying why if not."""
+    path = Path(path)
+    fmt = _format(path)
+    with _open(path) as handle:
+        seen: set[str] = set()
+        try:
+            for number, raw, parsed in _rows(path, fmt, _Lines(handle), []):
+                if fmt == "jsonl" and isinstance(parsed, dict):
+                    for name in parsed:
+                        if name not in KNOWN and (known := misspelled_column(name)) is not None:
+                            raise _misspelled_error(path, [_misspelling(number, name, known)])
+                yield _validate(number, raw, parsed, seen)
+        except _Undecodable as error:
+            raise _undecodable(path, fmt, error) from None
+        except OSError as exc:
+            raise ManifestError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
 def _validate(number: int, raw: str, parsed: Any, seen: set[str]) -> ManifestItem | Reject:
-    excerpt = scrub_text(raw.strip())[:EXCERPT_CHARS]
     try:
         if isinstance(parsed, _Bad):
             raise parsed
@@ -133,11 +379,16 @@ def _validate(number: int, raw: str, parsed: Any, seen: set[str]) -> ManifestIte
             raise _Bad(f"a row must be an object, got {type(parsed).__name__}")
         item = _item(number, parsed)
     except _Bad as bad:
-        return Reject(number, str(bad), excerpt)
+        return _reject(number, str(bad), raw)
     if item.customer_key in seen:
-        return Reject(number, f"customer_key {item.customer_key!r} is already used by an earlier row", excerpt)
+        return _reject(number, f"customer_key {item.customer_key!r} is already used by an earlier row", raw)
     seen.add(item.customer_key)
     return item
+
+
+def _reject(number: int, reason: str, raw: str) -> Reject:
+    """Reason and excerpt scrubbed (the whole line first, so no cut can split a URL from its secret)."""
+    return Reject(number, scrub_text(reason), scrub_text(raw.strip())[:EXCERPT_CHARS])
 
 
 def _item(number: int, row: Mapping[str, Any]) -> ManifestItem:
@@ -156,7 +407,9 @@ def _item(number: int, row: Mapping[str, Any]) -> ManifestItem:
     source_sid = row.get("source_sid")
     if source_sid is not None:
         if not isinstance(source_sid, str) or not RECORDING_SID.match(source_sid):
-            raise _Bad(f"source_sid must be a Recording SID (RE + 32 hex digits), got {str(source_sid)[:40]!r}")
+            raise _Bad(
+                f"source_sid must be a Recording SID (RE + 32 hex digits), got {scrub_text(str(source_sid))[:40]!r}"
+            )
         media["source_sid"] = source_sid
     if not media:
         raise _Bad("no media: give media_url or source_sid")
@@ -171,7 +424,7 @@ def _item(number: int, row: Mapping[str, Any]) -> ManifestItem:
         try:
             datetime.fromisoformat(start.replace("Z", "+00:00"))
         except ValueError:
-            raise _Bad(f"media_start_time {start[:40]!r} is not ISO-8601") from None
+            raise _Bad(f"media_start_time {scrub_text(start)[:40]!r} is not ISO-8601") from None
     key = row.get("customer_key")
     generated = key is None
     if generated:
@@ -196,7 +449,7 @@ def _participants(value: Any) -> list[dict[str, Any]]:
             raise _Bad("each participant must be an object")
         unknown = sorted(set(p) - PARTICIPANT_FIELDS)
         if unknown:
-            raise _Bad(f"unknown participant field {unknown[0]!r}")
+            raise _Bad(f"unknown participant field {scrub_text(unknown[0])!r}")
         number = p.get("channel_participant")
         if isinstance(number, bool) or number not in (1, 2):
             raise _Bad(f"participant channel_participant must be 1 or 2, got {number!r}")
