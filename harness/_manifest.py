@@ -60,7 +60,7 @@ METADATA_PREFIXES = ("x_", "x-", "meta_", "meta-")
 EXCERPT_CHARS = 200
 MAX_LISTED_COLUMNS = 1000  # unknown column names remembered by a scan; more are counted, not listed
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
-ESCAPE_HATCH = "prefix it with 'x_' or 'meta_' to keep it as metadata"
+ESCAPE_HATCH = "prefix {it} with 'x_' or 'meta_' to keep {it} as metadata"
 
 
 class ManifestError(CintelError):
@@ -166,7 +166,7 @@ def _misspelling(row: int | None, name: str, known: str) -> str:
 
 def _misspelled_error(path: Path, found: list[str]) -> ManifestError:
     them = "it" if len(found) == 1 else "them"
-    return ManifestError(f"{path}: " + "; ".join(found) + f"; rename {them} (or {ESCAPE_HATCH})")
+    return ManifestError(f"{path}: " + "; ".join(found) + f"; rename {them} (or {ESCAPE_HATCH.format(it=them)})")
 
 
 # --- the file: bytes -> lines -> rows ---------------------------------------------------------------------------
