@@ -22,7 +22,8 @@ import httpx
 from aiohttp import web
 
 from benchmarks._load import served
-from harness import AdaptiveLimiter, IntelligenceClient, LimiterParams, LimiterState, RateLimited, RetryPolicy
+from harness import AdaptiveLimiter, IntelligenceClient, LimiterParams, RateLimited, RetryPolicy
+from harness.limiter import LimiterState
 
 LIMIT = 16
 LATENCY_S = 0.05

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from harness._cli import main
+from harness.cli import main
 
 
 def test_no_subcommand_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -46,7 +46,7 @@ def test_mock_help_documents_its_options(capsys: pytest.CaptureFixture[str]) -> 
 def test_cintel_mock_serves_and_prints_a_working_dev_account(tmp_path: Path) -> None:
     """The real console entry point, as a user runs it: it prints a base URL and credentials that work."""
     proc = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from harness._cli import main; sys.exit(main())", "mock", "--port", "0"],
+        [sys.executable, "-c", "import sys; from harness.cli import main; sys.exit(main())", "mock", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness import AdaptiveLimiter, LimiterParams, LimiterState, Sample, decide
+from harness.limiter import AdaptiveLimiter, LimiterParams, LimiterState, Sample, decide
 
 PARAMS = LimiterParams(initial=10, floor=2, ceiling=50)
 states = st.builds(

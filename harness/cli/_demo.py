@@ -4,13 +4,15 @@ The mock is started through its public entry point with a concurrency limit, log
 delay, signed webhooks (some dropped, some duplicated, some late) and a few faults — 5xx answers and connections
 reset *after* a transcript was created, the case exactly-once has to survive. A synthetic manifest is written,
 the batch runs with progress, and the mock's own count of transcripts per CustomerKey is checked at the end.
+Everything lives in a temporary directory that is removed at the end, unless `--out` asks to keep the results.
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import json
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,9 @@ import httpx
 from harness._client import IntelligenceClient
 from harness._journal import Journal, fingerprint
 from harness._progress import ProgressView
-from harness._runner import RunnerOptions, Summary
+from harness._runner import RunnerOptions
+from harness.cli._exit import EXIT_FAILED
+from harness.cli._submit import final, run_batch
 
 DEMO_CONFIG: dict[str, Any] = {
     "concurrency_limit": 8,
@@ -46,16 +50,14 @@ def write_manifest(path: Path, items: int) -> None:
             handle.write(json.dumps(row) + "\n")
 
 
-async def run_demo(
-    items: int,
-    out: Path | None,
-    view: ProgressView,
-    final: Callable[[Summary, Path | None, ProgressView], int],
-) -> int:
-    from harness._batch_cli import run_batch
+def demo_command(args: argparse.Namespace) -> int:
+    with tempfile.TemporaryDirectory(prefix="cintel-demo-") as work:
+        return asyncio.run(run_demo(args.items, args.out, Path(work), ProgressView("text")))
+
+
+async def run_demo(items: int, out: Path | None, work: Path, view: ProgressView) -> int:
     from mock_server import MockConfig, serve
 
-    work = Path(tempfile.mkdtemp(prefix="cintel-demo-"))
     out = out or work / "results"
     manifest = work / "calls.jsonl"
     write_manifest(manifest, items)
@@ -75,7 +77,7 @@ async def run_demo(
                 journal.close()
         async with httpx.AsyncClient(base_url=mock.base_url) as control:
             stats = (await control.get(f"/__mock__/accounts/{mock.account_sid}/stats")).json()
-    code = final(summary, out, view)
+    code = final(summary, out if out.parent != work else None, view)
     per_key = stats["transcripts_by_customer_key"]
     duplicates = {k: n for k, n in per_key.items() if n != 1}
     print(
@@ -87,6 +89,6 @@ async def run_demo(
         print(f"receiver: {receiver.accepted} callbacks accepted, {receiver.rejected} rejected")
     if duplicates or len(per_key) != items:
         print(f"NOT exactly once: {duplicates or 'missing items'}")
-        return 1
+        return EXIT_FAILED
     print("exactly once: every recording has one transcript")
     return code

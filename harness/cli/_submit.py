@@ -1,0 +1,178 @@
+"""`cintel submit`: the batch runner on the command line, and `run_batch()`, which `cintel demo` shares.
+
+Before anything is sent: the manifest is scanned (encoding, misspelled columns), the journal is opened and locked
+(a second run on it is refused), the output directory is checked to belong to this batch. During the run SIGINT and
+SIGTERM are interruptions: the journal is flushed, the service's WebhookUrl restored, results written, exit 3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import signal
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from harness._client import IntelligenceClient
+from harness._credentials import TWILIO_BASE_URL
+from harness._errors import CintelError
+from harness._journal import Journal, fingerprint
+from harness._manifest import scan_manifest
+from harness._progress import ProgressView
+from harness._runner import BatchRunner, RunnerOptions, Summary
+from harness._runner_checks import startup
+from harness._service_hook import pending_restore, repoint, restore
+from harness._webhooks import WebhookReceiver
+from harness.cli._exit import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+
+SERVICE_SID = re.compile(r"^GA[0-9a-fA-F]{32}$")
+RESTORE_TIMEOUT_S = 20.0
+
+
+class UsageError(CintelError):
+    """A command-line value that cannot work; nothing was sent."""
+
+
+def default_paths(manifest: Path) -> tuple[Path, Path]:
+    """The journal and output directory beside the manifest, named after its full name (`calls.jsonl` and
+    `calls.csv` never share them)."""
+    return manifest.with_name(manifest.name + ".journal.sqlite"), manifest.with_name(manifest.name + ".results")
+
+
+def submit_command(args: argparse.Namespace) -> int:
+    if not args.service:
+        raise UsageError("--service is required (or set CINTEL_SERVICE_SID): the Intelligence Service SID, GA…")
+    if not SERVICE_SID.match(args.service):
+        raise UsageError(f"--service {args.service[:40]!r} is not a Service SID (GA followed by 32 hex digits)")
+    if not args.manifest.is_file():
+        raise UsageError(f"{args.manifest}: no such manifest file")
+    view = ProgressView(args.log_format)
+    scan = scan_manifest(args.manifest)
+    if scan.unknown_columns:
+        view.message(f"{args.manifest}: kept as metadata (not Twilio fields): {', '.join(scan.unknown_columns)}",
+                     columns=list(scan.unknown_columns))  # fmt: skip
+    return _in_loop(_submit(args, view))
+
+
+def _in_loop(coroutine: Coroutine[Any, Any, int]) -> int:
+    """Run the command's coroutine; SIGINT and SIGTERM cancel it, which it answers with cleanup and exit 3."""
+
+    async def guarded() -> int:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        received: list[str] = []
+
+        def interrupt(name: str) -> None:
+            received.append(name)
+            task.cancel()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, interrupt, sig.name)
+        try:
+            return await coroutine
+        except asyncio.CancelledError:
+            if not received:
+                raise
+            print(f"interrupted ({received[0]}): progress is saved; run the same command again to resume",
+                  flush=True)  # fmt: skip
+            return EXIT_INTERRUPTED
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+    return asyncio.run(guarded())
+
+
+async def _submit(args: argparse.Namespace, view: ProgressView) -> int:
+    manifest: Path = args.manifest
+    client = IntelligenceClient(base_url=args.base_url)
+    default_journal, default_out = default_paths(manifest)
+    out = args.out or default_out
+    batch = {"manifest": fingerprint(manifest), "service_sid": args.service, "base_url": client.credentials.base_url}
+    journal = Journal(args.journal or default_journal, batch=batch)
+    is_twilio = client.credentials.base_url == TWILIO_BASE_URL
+    options = RunnerOptions(
+        service_sid=args.service, out_dir=out, wait=not args.no_wait, word_timestamps=args.word_timestamps,
+        include_media=args.media, retry_failed=args.retry_failed, wait_timeout_s=args.timeout,
+        unreachable_timeout_s=args.unreachable_timeout,
+    )  # fmt: skip
+    token = client.credentials.signing_token if args.webhook_port is not None else None
+    if args.webhook_port is not None and token is None:
+        view.message("cintel submit: webhooks need TWILIO_AUTH_TOKEN to check signatures; polling only")
+    try:
+        async with client:
+            summary, _ = await run_batch(
+                client, journal, manifest, options, view, webhook_token=token, webhook_port=args.webhook_port or 0,
+                public_url=args.public_url,
+                # Against the mock the runner may repoint the service; against Twilio only when asked to.
+                repoint_service=args.configure_webhook or not is_twilio,
+            )  # fmt: skip
+    finally:
+        journal.close()
+    return final(summary, out, view)
+
+
+async def run_batch(
+    client: IntelligenceClient,
+    journal: Journal,
+    manifest: Path,
+    options: RunnerOptions,
+    view: ProgressView,
+    *,
+    webhook_token: str | None,
+    webhook_port: int = 0,
+    public_url: str | None = None,
+    repoint_service: bool = False,
+) -> tuple[Summary, WebhookReceiver | None]:
+    """Run one batch with progress, a signed-webhook receiver when a token to check signatures is given, and the
+    service's WebhookUrl restored at the end however the run ends."""
+    runner = BatchRunner(client, journal, manifest, options, on_progress=view.update)
+    receiver: WebhookReceiver | None = None
+    try:
+        with view:
+            if webhook_token is not None and options.wait:
+                receiver = WebhookReceiver(webhook_token, runner.nudge, public_url=public_url)
+                await receiver.start(port=webhook_port)
+                if repoint_service:
+                    what = "point the service's WebhookUrl at the receiver"
+                    url = receiver.callback_url
+                    await startup(runner, what, lambda: repoint(client, journal, options.service_sid, url))
+            elif pending_restore(journal) is not None:
+                await startup(runner, "restore the service's WebhookUrl", lambda: restore(client, journal))
+            return await runner.run(), receiver
+    finally:
+        await _restore_webhook(client, journal, view)
+        if receiver is not None:
+            await receiver.close()
+
+
+async def _restore_webhook(client: IntelligenceClient, journal: Journal, view: ProgressView) -> None:
+    record = pending_restore(journal)
+    if record is None:
+        return
+    try:
+        await asyncio.wait_for(restore(client, journal), RESTORE_TIMEOUT_S)
+    except (CintelError, TimeoutError, asyncio.CancelledError) as error:
+        reason = "interrupted" if isinstance(error, asyncio.CancelledError) else str(error) or type(error).__name__
+        view.message(
+            f"could not restore the WebhookUrl of service {record.get('service_sid')} ({reason}); it is recorded in "
+            "the journal and the next run of this batch restores it"
+        )
+        if isinstance(error, asyncio.CancelledError):
+            raise
+
+
+def final(summary: Summary, out: Path | None, view: ProgressView) -> int:
+    view.summary(summary, str(out) if out is not None else None)
+    if summary.ok:
+        return EXIT_OK
+    parts = [f"{len(summary.failed)} failed", f"{summary.rejected} rejected rows", f"{summary.not_done} not done"]
+    if summary.not_done:
+        why = "--timeout reached" if summary.timed_out else "still to send or transcribing"
+        view.message(f"{', '.join(parts)} ({why}); run the same command again to resume")
+        return EXIT_INTERRUPTED
+    view.message(f"{', '.join(parts)}; `--retry-failed` sends the failed items again")
+    return EXIT_FAILED
