@@ -23,10 +23,11 @@ import httpx
 from pydantic import BaseModel
 
 from harness._credentials import Credentials, resolve_credentials
+from harness._errors import BadRequest, OutcomeUnknown, TransportError
 from harness._limiter import AdaptiveLimiter
 from harness._models import Media, Operator, OperatorResult, Sentence, Service, Transcript
 from harness._requester import Pairs, Requester
-from harness._retry import RetryBudget, RetryPolicy
+from harness._retry import RetryBudget, RetryEvent, RetryPolicy
 from harness._transport import AiohttpTransport
 
 M = TypeVar("M", bound=BaseModel)
@@ -109,6 +110,11 @@ class IntelligenceClient:
     def retries(self) -> int:
         return self._requester.retries
 
+    def add_retry_listener(self, listener: Callable[[RetryEvent], None]) -> None:
+        """Call `listener` before every retry wait, in addition to the policy's `on_retry` (the runner watches
+        connection failures this way while a request is still being retried)."""
+        self._requester.retry_listeners.append(listener)
+
     def metrics(self) -> dict[str, Any]:
         return {**self.limiter.metrics(), "retries": self.retries, "retry_budget": self._requester.budget.tokens}
 
@@ -166,6 +172,20 @@ class IntelligenceClient:
             ServiceSid=service_sid, Channel=channel_json, CustomerKey=customer_key, MediaStartTime=media_start_time
         )
         return await self._one(Transcript, "POST", "/v2/Transcripts", data=data, customer_key=customer_key)
+
+    async def check_can_create_transcripts(self, service_sid: str) -> None:
+        """Prove, without creating anything, that these credentials may create transcripts on this service.
+
+        It sends a create with no `Channel`: Twilio checks credentials, the key's permissions and the service before
+        the parameters, so a 400 answer means all three passed, while 401 (20003 / 70051), 403 and 404 raise as a
+        real create would. Nothing can be created without media, so a lost answer is only a transport failure.
+        """
+        try:
+            await self._requester.request("POST", "/v2/Transcripts", data=_pairs(ServiceSid=service_sid))
+        except BadRequest:
+            return
+        except OutcomeUnknown as lost:
+            raise TransportError(str(lost), method="POST", url=lost.url) from lost
 
     async def fetch_transcript(self, sid: str) -> Transcript:
         return await self._one(Transcript, "GET", f"/v2/Transcripts/{sid}")

@@ -6,6 +6,9 @@
     ├── OutcomeUnknown            a create was sent but its answer was lost (timeout, reset): it may exist;
     │                             carries what is needed to reconcile by CustomerKey — never retried blindly
     ├── RetryBudgetExhausted      the retry budget is spent: the service is failing, stop hammering it
+    ├── AccountBlocked            the batch runner stopped: the account (credentials, permissions, service) refuses
+    │                             every request alike — nothing is marked failed; fix it and run again (exit 4)
+    ├── ApiUnreachable            the batch runner stopped: no answer from the API for too long (exit 3, resumable)
     └── TwilioApiError            Twilio answered with an error (status, code, message, more_info)
         ├── BadRequest            400 (20001 invalid parameter, …)
         ├── Unauthorized          401 (20003 bad credentials, 70051 restricted key lacks a permission)
@@ -61,6 +64,26 @@ class RetryBudgetExhausted(CintelError):
     def __init__(self, message: str, *, last_error: BaseException | None) -> None:
         super().__init__(message)
         self.last_error = last_error
+
+
+class AccountBlocked(CintelError):
+    """The account refuses the batch as a whole: bad credentials (20003), a key without a permission (70051),
+    a suspended account (20403) or an unknown service (20404). `cause` is the Twilio error, `hint` what to do."""
+
+    def __init__(self, message: str, *, cause: TwilioApiError, hint: str) -> None:
+        super().__init__(message)
+        self.cause = cause
+        self.hint = hint
+
+
+class ApiUnreachable(CintelError):
+    """No answer from the API for longer than the runner's bound (or at start): resumable, run the command again."""
+
+    hint = "nothing is lost: run the same command again to resume once the API answers (nothing is sent twice)"
+
+    def __init__(self, message: str, *, unreachable_s: float) -> None:
+        super().__init__(message)
+        self.unreachable_s = unreachable_s
 
 
 class TwilioApiError(CintelError):

@@ -223,6 +223,15 @@ class Journal(JournalReader):
     @sqlite_errors
     def _adopt(self, batch: Mapping[str, str]) -> str:
         stored = self.batch_info()
+        # Until a create has been sent, the service and API are not part of the batch yet: a run blocked by a
+        # wrong --service or --base-url (exit 4) may be corrected and run again with the same journal.
+        rebindable = {"service_sid", "base_url"} if not self._anything_sent() else set()
+        changed = [(scrub_url(v), k) for k, v in batch.items() if k in rebindable and k in stored]
+        changed = [(value, key) for value, key in changed if stored[key] != value]
+        if changed:
+            with self._transaction():
+                self._db.executemany("UPDATE batch SET value=? WHERE key=?", changed)
+            stored = self.batch_info()
         for key, value in batch.items():
             if key in stored and stored[key] != scrub_url(value):
                 raise JournalError(
@@ -237,6 +246,9 @@ class Journal(JournalReader):
             with self._transaction():
                 self._db.executemany("INSERT INTO batch VALUES (?, ?)", missing)
         return batch_id
+
+    def _anything_sent(self) -> bool:
+        return self._db.execute("SELECT 1 FROM items WHERE attempts > 0 LIMIT 1").fetchone() is not None
 
     @property
     def batch_id(self) -> str:
@@ -269,7 +281,9 @@ class Journal(JournalReader):
         for item in items:
             media = item.channel["media_properties"]
             shown = scrub_url(media["media_url"]) if "media_url" in media else media["source_sid"]
-            batch.append((item.customer_key, item.row, shown, now, json.dumps(item.metadata, default=str)))
+            # Metadata is the user's own columns, but a pre-signed URL in one is still a credential at rest.
+            metadata = scrub_text(json.dumps(item.metadata, default=str)) if item.metadata else "{}"
+            batch.append((item.customer_key, item.row, shown, now, metadata))
             if len(batch) >= chunk:
                 added += self._insert(batch)
                 batch = []

@@ -66,6 +66,7 @@ class Requester:
         )
         self._urls: dict[str, httpx.URL] = {}  # parsed once per distinct URL (a create always posts to one)
         self.retries = 0
+        self.retry_listeners: list[Callable[[RetryEvent], None]] = []  # e.g. the batch runner's health watch
 
     def __repr__(self) -> str:
         return f"Requester(base_url={self.credentials.base_url!r}, account_sid={self.credentials.account_sid!r})"
@@ -173,8 +174,11 @@ class Requester:
         wait = policy.compute_backoff(attempt, self._rng, retry_after)
         self.retries += 1
         logger.debug("retry %d of %s %s in %.3f s after %s", attempt, method, path, wait, type(error).__name__)
+        event = RetryEvent(attempt, wait, type(error).__name__, method, path, str(error))
         if policy.on_retry is not None:
-            policy.on_retry(RetryEvent(attempt, wait, type(error).__name__, method, path))
+            policy.on_retry(event)
+        for listener in self.retry_listeners:
+            listener(event)
         if wait > 0:
             await (self._sleep or asyncio.sleep)(wait)
 

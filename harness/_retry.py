@@ -38,6 +38,7 @@ class RetryEvent:
     reason: str
     method: str
     path: str
+    detail: str = ""  # the error's message (no credentials: URLs carry no query string here)
 
 
 @dataclass(frozen=True)

@@ -2,21 +2,24 @@
 
 The order of a run, each step safe to interrupt:
 1. Load: every manifest row is validated; good rows are journaled as `pending`, bad ones go to `rejects.jsonl`.
-2. Reconcile: items left `submitting` (a crash between "about to send" and "answer recorded") or `unknown` (a
+2. Preflight: the service is fetched and a create that cannot create anything proves the credentials may create
+   transcripts there. An account-level refusal (20003, 70051, 20403, an unknown service) stops the run before
+   anything is sent (`AccountBlocked`, exit 4); one met mid-run stops it the same way, nothing marked failed.
+3. Reconcile: items left `submitting` (a crash between "about to send" and "answer recorded") or `unknown` (a
    create whose answer was lost) are looked up among the service's transcripts created since their first attempt,
    by CustomerKey. A match is adopted; no match means Twilio never made one, and the item is sent again.
-3. Submit: pending items, in groups whose `submitting` mark is committed before any of their creates is sent.
-   A lost answer (`OutcomeUnknown`) marks the item `unknown`; such items are reconciled again after the pass.
-4. Wait (unless `--no-wait`): callbacks from the webhook receiver are nudges to re-fetch a transcript; a polling
-   fallback with growing intervals covers callbacks that never come. A finished transcript's sentences and
-   operator results (and, if asked, its media URL) are written to the output directory.
-Re-running the same command resumes: nothing completed is redone, nothing submitted is submitted again.
+4. Submit: pending items, in groups whose `submitting` mark is committed before any of their creates is sent.
+5. Wait (unless `--no-wait`): callbacks are nudges to re-fetch a transcript; polling with growing intervals covers
+   callbacks that never come. A finished transcript's results go to `items/` before the journal says finished.
+Throughout, an outage (no answer from the API) is reported as it happens and ends the run, resumably
+(`ApiUnreachable`, exit 3), once it lasts longer than `unreachable_timeout_s`. Time is the event loop's clock, so
+tests run the whole schedule on a virtual-time loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-import heapq
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -25,19 +28,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from harness import _outputs
 from harness._client import IntelligenceClient
 from harness._errors import (
+    AccountBlocked,
+    ApiUnreachable,
     CintelError,
-    NotFound,
     OutcomeUnknown,
-    RetryBudgetExhausted,
-    TransportError,
     TwilioApiError,
 )
+from harness._health import Health
 from harness._journal import Journal
 from harness._manifest import ManifestItem, Reject, read_manifest
-from harness._models import Transcript
 from harness._redact import scrub_text
+from harness._runner_checks import account_block, startup
+from harness._runner_wait import CompletionWaiter
 
 GROUP = 64  # items whose `submitting` mark is committed together, before any of them is sent
 WORKERS = 256  # concurrent tasks; the client's adaptive limiter decides how many requests are really in flight
@@ -47,18 +52,24 @@ SUBMIT_ROUNDS = 5  # reconcile + submit passes per run; what is still pending af
 
 @dataclass
 class RunnerOptions:
+    """What one run does: the service, where results go, whether to wait, and the bounds on waiting."""
+
     service_sid: str
     out_dir: Path | None = None
     wait: bool = True
     word_timestamps: bool = False
     include_media: bool = False
+    retry_failed: bool = False  # re-queue items that failed for their own reasons (reconciled first)
     poll_initial_s: float = 2.0
     poll_max_s: float = 30.0
-    wait_timeout_s: float | None = None
+    wait_timeout_s: float | None = None  # the whole wait phase (`--timeout`); None waits for every item
+    unreachable_timeout_s: float = 180.0  # an outage longer than this ends the run (exit 3, resumable)
 
 
 @dataclass
 class Progress:
+    """Live counters of a run (the journal's counts are the truth at the end)."""
+
     loaded: int = 0
     rejected: int = 0
     submitted: int = 0
@@ -66,16 +77,26 @@ class Progress:
     unknown: int = 0
     completed: int = 0
     failed: int = 0
-    started: float = field(default_factory=time.monotonic)
+    phase: str = "loading"
+    counts: dict[str, int] = field(default_factory=dict)  # the journal's, refreshed at each report
+    outage: str | None = None
+    started: float | None = None
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+
+    def elapsed_s(self) -> float:
+        return 0.0 if self.started is None else max(self.clock() - self.started, 0.0)
 
 
 @dataclass
 class Summary:
+    """How a run ended: the journal's counts per state, rejected rows, failed items (scrubbed reasons)."""
+
     counts: dict[str, int]
     rejected: int
     failed: list[dict[str, Any]]
     not_done: int
     elapsed_s: float
+    timed_out: bool = False
 
     @property
     def ok(self) -> bool:
@@ -83,6 +104,8 @@ class Summary:
 
 
 class BatchRunner:
+    """Runs one batch against one service; see the module docstring for the order of a run."""
+
     def __init__(
         self,
         client: IntelligenceClient,
@@ -91,63 +114,136 @@ class BatchRunner:
         options: RunnerOptions,
         *,
         on_progress: Callable[[Progress, dict[str, Any]], None] | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.client = client
         self.journal = journal
         self.manifest = manifest
         self.options = options
+        self._clock = clock
         self.progress = Progress()
+        self.health = Health(self.now)
         self._on_progress = on_progress
-        self._nudges: asyncio.Queue[str] = asyncio.Queue()
-        self._results_file: Any = None
+        self._blocked: AccountBlocked | None = None
+        self._waiter = CompletionWaiter(self)
+        client.add_retry_listener(self.health.on_retry)
+
+    def now(self) -> float:
+        return self._clock() if self._clock is not None else asyncio.get_running_loop().time()
 
     def nudge(self, transcript_sid: str, customer_key: str | None) -> None:
         """A completion callback arrived (maybe duplicated, late or out of order): re-check that transcript."""
-        self._nudges.put_nowait(transcript_sid)
+        self._waiter.nudge(transcript_sid)
 
-    def _report(self) -> None:
+    def report(self) -> None:
+        """Refresh the counters from the journal and hand them to `on_progress` (called at least once a second)."""
+        self.progress.counts = self.journal.counts()
+        self.progress.outage = self.health.describe()
         if self._on_progress is not None:
             self._on_progress(self.progress, self.client.metrics())
 
     # --- the run -----------------------------------------------------------------------------------------------
 
     async def run(self) -> Summary:
-        out = self.options.out_dir
-        if out is not None:
-            (out / "items").mkdir(parents=True, exist_ok=True)
+        """Run the batch; raises `AccountBlocked` (exit 4) or `ApiUnreachable` (exit 3) after saving everything."""
+        self.progress.clock, self.progress.started = self.now, self.now()
+        if self.options.out_dir is not None:
+            _outputs.prepare(self.options.out_dir, self.journal.batch_id)
+        work = asyncio.create_task(self._phases())
+        ticker = asyncio.create_task(self._tick())
+        timed_out = False
+        try:
+            done, _ = await asyncio.wait({work, ticker}, return_when=asyncio.FIRST_COMPLETED)
+            if work not in done:  # the ticker ended: an outage or the wait timeout
+                work.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await work
+                if self.health.unreachable_s() > self.options.unreachable_timeout_s:
+                    raise ApiUnreachable(
+                        f"{self.health.describe()} (while {self.progress.phase}, at "
+                        f"{self.client.credentials.base_url}); stopped after --unreachable-timeout "
+                        f"{self.options.unreachable_timeout_s:.0f} s",
+                        unreachable_s=self.health.unreachable_s(),
+                    )
+                timed_out = True
+            else:
+                work.result()
+            if self._blocked is not None:
+                raise self._blocked
+        finally:
+            ticker.cancel()
+            work.cancel()  # on SIGINT/SIGTERM too: let the work finish cancelling before the last records
+            await asyncio.gather(work, ticker, return_exceptions=True)
+            self.progress.phase = "done"
+            self.journal.flush()
+            self.report()
+            summary = self._summary(timed_out)
+            self._write_outputs(summary)
+        return summary
+
+    async def _tick(self) -> None:
+        """Report every second; end (so `run` stops the work) on a long outage or when the wait timeout passes."""
+        while True:
+            await asyncio.sleep(1.0)
+            self.report()
+            if self.health.unreachable_s() > self.options.unreachable_timeout_s:
+                return
+            waiting_since = self._waiter.started
+            timeout = self.options.wait_timeout_s
+            if waiting_since is not None and timeout is not None and self.now() - waiting_since > timeout:
+                return
+
+    async def _phases(self) -> None:
+        self.progress.phase = "loading"
         self._load()
+        self.progress.phase = "checking the account"
+        await self.preflight()
+        if self.options.retry_failed:
+            self.journal.requeue_failed()
+        self.progress.phase = "submitting"
         for _ in range(SUBMIT_ROUNDS):
             await self._reconcile()
             await self._submit_pending()
+            if self._blocked is not None:
+                return
             counts = self.journal.counts()
             if not (counts["unknown"] or counts["submitting"] or counts["pending"]):
                 break
         await self._reconcile()  # a round may end with lost answers: settle them before waiting
-        if self.options.wait:
-            await self._await_completion()
-        self.journal.flush()
-        return self._summary()
+        if self.options.wait and self._blocked is None:
+            self.progress.phase = "waiting"
+            blocked = await self._waiter.run()
+            self._blocked = self._blocked or blocked
+
+    async def preflight(self) -> None:
+        """Check the account before sending anything: service, create permission, list permission."""
+        service_sid = self.options.service_sid
+        await startup(self, "fetch the service", lambda: self.client.fetch_service(service_sid))
+        can_create = self.client.check_can_create_transcripts
+        await startup(self, "check the create permission", lambda: can_create(service_sid))
+
+        async def list_one() -> None:
+            async for _ in self.client.list_transcripts(service_sid=service_sid, page_size=1):
+                break
+
+        await startup(self, "check the list permission", list_one)
 
     def _load(self) -> None:
-        rejects_path = self.options.out_dir / "rejects.jsonl" if self.options.out_dir else None
-        rejects = rejects_path.open("w", encoding="utf-8") if rejects_path else None
-        try:
+        rejects: list[dict[str, Any]] = []
 
-            def good() -> Any:
-                for entry in read_manifest(self.manifest):
-                    if isinstance(entry, Reject):
-                        self.progress.rejected += 1
-                        if rejects is not None:
-                            rejects.write(json.dumps(entry.__dict__) + "\n")
-                        continue
-                    self.progress.loaded += 1
-                    yield entry
+        def good() -> Any:
+            for entry in read_manifest(self.manifest):
+                if isinstance(entry, Reject):
+                    self.progress.rejected += 1
+                    rejects.append({"row": entry.row, "reason": scrub_text(entry.reason), "excerpt": entry.excerpt})
+                    continue
+                self.progress.loaded += 1
+                yield entry
 
-            self.journal.add_items(good())
-        finally:
-            if rejects is not None:
-                rejects.close()
-        self._report()
+        self.journal.add_items(good())
+        if self.options.out_dir is not None:
+            _outputs.write_lines(self.options.out_dir / "rejects.jsonl", rejects)
+        self.report()
 
     async def _reconcile(self) -> None:
         """Adopt transcripts that exist for items whose create may or may not have happened; re-queue the rest."""
@@ -157,12 +253,22 @@ class BatchRunner:
         since = min(i.first_attempt_at or time.time() for i in doubtful.values()) - RECONCILE_MARGIN_S
         after = datetime.fromtimestamp(since, UTC)
         found: dict[str, str] = {}
-        async for transcript in self.client.list_transcripts(
-            service_sid=self.options.service_sid, after_date_created=after, page_size=1000
-        ):
-            key = transcript.customer_key
-            if key in doubtful and key not in found:
-                found[key] = transcript.sid
+
+        async def scan() -> None:
+            async for transcript in self.client.list_transcripts(
+                service_sid=self.options.service_sid, after_date_created=after, page_size=1000
+            ):
+                item = doubtful.get(transcript.customer_key or "")
+                if item is None or item.customer_key in found:
+                    continue
+                # An item sent again by --retry-failed skips the transcript that failed (and any other failed one);
+                # anything else Twilio has for its CustomerKey is adopted, not duplicated.
+                retried = item.failed_transcript_sid is not None
+                if retried and (transcript.sid == item.failed_transcript_sid or transcript.status == "failed"):
+                    continue
+                found[item.customer_key] = transcript.sid
+
+        await startup(self, "list transcripts to reconcile", scan)
         for key in doubtful:
             if key in found:
                 self.journal.mark_submitted(key, found[key])
@@ -170,19 +276,23 @@ class BatchRunner:
             else:
                 self.journal.mark_pending(key, "no transcript found while reconciling: sending again")
         self.journal.flush()
-        self._report()
 
     async def _submit_pending(self) -> None:
         queue: asyncio.Queue[ManifestItem | None] = asyncio.Queue(maxsize=WORKERS * 2)
 
         async def worker() -> None:
             while (item := await queue.get()) is not None:
-                await self._submit_one(item)
+                if self._blocked is None:
+                    await self._submit_one(item)
+                else:  # the account refused: this one was never sent, back to pending
+                    self.journal.mark_pending(item.customer_key, None)
 
         workers = [asyncio.create_task(worker()) for _ in range(WORKERS)]
         try:
             group: list[ManifestItem] = []
             for entry in read_manifest(self.manifest):
+                if self._blocked is not None:
+                    break
                 if not isinstance(entry, ManifestItem):
                     continue
                 journaled = self.journal.get(entry.customer_key)
@@ -192,7 +302,7 @@ class BatchRunner:
                 if len(group) == GROUP:
                     await self._send_group(group, queue)
                     group = []
-            if group:
+            if group and self._blocked is None:
                 await self._send_group(group, queue)
             for _ in workers:
                 await queue.put(None)
@@ -216,122 +326,31 @@ class BatchRunner:
         except OutcomeUnknown as lost:
             self.journal.mark_unknown(item.customer_key, str(lost))
             self.progress.unknown += 1
+            self.health.failed(str(lost))
         except TwilioApiError as error:
-            if error.status >= 500 or error.status == 429:  # retries exhausted: try again on the next run
+            blocked = account_block(error, self)
+            if blocked is not None:  # not this item's fault: it goes back to pending, the run stops
+                self._blocked = self._blocked or blocked
+                self.journal.mark_pending(item.customer_key, None)
+            elif error.status >= 500 or error.status == 429:  # retries exhausted: try again on the next round
                 self.journal.mark_pending(item.customer_key, str(error))
+                if error.status >= 500:
+                    self.health.failed(str(error))
             else:
+                self.health.ok()
                 self.journal.mark_failed(item.customer_key, f"{error.code or error.status}: {error.message}")
                 self.progress.failed += 1
-        except (TransportError, RetryBudgetExhausted) as error:
+        except CintelError as error:  # TransportError, RetryBudgetExhausted: known not to have been processed
             self.journal.mark_pending(item.customer_key, str(error))
+            self.health.failed(str(error))
         else:
+            self.health.ok()
             self.journal.mark_submitted(item.customer_key, transcript.sid, transcript.status)
             self.progress.submitted += 1
-        self._report()
-
-    # --- completion --------------------------------------------------------------------------------------------
-
-    async def _await_completion(self) -> None:
-        """Re-check transcripts when nudged by a callback, else when their polling interval is up.
-
-        Due times live in a heap (stale entries are skipped), so each wake-up costs O(log n), not a scan of every
-        outstanding item; checks run at most `WORKERS` at a time.
-        """
-        outstanding = {i.transcript_sid: i.customer_key for i in self.journal.items("submitted") if i.transcript_sid}
-        interval = dict.fromkeys(outstanding, self.options.poll_initial_s)
-        first = time.monotonic() + self.options.poll_initial_s
-        due: dict[str, float] = dict.fromkeys(outstanding, first)
-        heap = [(first, sid) for sid in outstanding]
-        heapq.heapify(heap)
-        deadline = time.monotonic() + self.options.wait_timeout_s if self.options.wait_timeout_s else None
-        while outstanding:
-            if deadline is not None and time.monotonic() > deadline:
-                return
-            check: set[str] = set()
-            try:
-                timeout = max(0.0, heap[0][0] - time.monotonic()) if heap else 1.0
-                check.add(await asyncio.wait_for(self._nudges.get(), timeout))
-            except TimeoutError:
-                pass
-            while not self._nudges.empty() and len(check) < WORKERS:
-                check.add(self._nudges.get_nowait())
-            now = time.monotonic()
-            while heap and heap[0][0] <= now and len(check) < WORKERS:
-                at, sid = heapq.heappop(heap)
-                if due.get(sid) == at:  # else: rescheduled or finished since this entry was pushed
-                    check.add(sid)
-            batch = [sid for sid in check if sid in outstanding]
-            results = await asyncio.gather(*(self._check(sid, outstanding[sid]) for sid in batch))
-            for sid, finished in zip(batch, results, strict=True):
-                if finished:
-                    del outstanding[sid], due[sid], interval[sid]
-                else:  # the polling fallback backs off for transcripts that stay in progress
-                    interval[sid] = min(interval[sid] * 1.5, self.options.poll_max_s)
-                    due[sid] = time.monotonic() + interval[sid]
-                    heapq.heappush(heap, (due[sid], sid))
-            self.journal.flush()
-            self._report()
-
-    async def _check(self, sid: str, key: str) -> bool:
-        try:
-            transcript = await self.client.fetch_transcript(sid)
-            if not transcript.is_final:
-                return False
-            record = await self._results(transcript, key)
-        except NotFound:
-            self.journal.mark_failed(key, f"transcript {sid} no longer exists (deleted?)")
-            self.progress.failed += 1
-            return True
-        except CintelError:
-            return False  # keep waiting: the next nudge or poll tries again
-        if transcript.status == "completed":
-            self.journal.mark_completed(key)
-            self.progress.completed += 1
-        else:
-            self.journal.mark_failed(key, f"transcript {transcript.status}", transcript.status)
-            self.progress.failed += 1
-        self._write(key, record)
-        return True
-
-    async def _results(self, transcript: Transcript, key: str) -> dict[str, Any]:
-        record: dict[str, Any] = {"customer_key": key, "transcript_sid": transcript.sid, "status": transcript.status}
-        journaled = self.journal.get(key)
-        if journaled is not None:
-            record["row"], record["metadata"] = journaled.row, journaled.metadata
-        if transcript.status != "completed":
-            return record
-        record["duration"] = transcript.duration
-        record["sentences"] = [
-            s.model_dump(exclude_none=True)
-            async for s in self.client.list_sentences(
-                transcript.sid, word_timestamps=self.options.word_timestamps or None, page_size=5000
-            )
-        ]
-        record["operator_results"] = [
-            r.model_dump(exclude_none=True) async for r in self.client.list_operator_results(transcript.sid)
-        ]
-        if self.options.include_media:
-            record["media_url"] = (await self.client.fetch_media(transcript.sid)).media_url
-        return record
-
-    def _write(self, key: str, record: dict[str, Any]) -> None:
-        out = self.options.out_dir
-        if out is None:
-            return
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in key)[:80]
-        (out / "items" / f"{safe}.json").write_text(json.dumps(record, indent=1), encoding="utf-8")
-        if self._results_file is None:
-            self._results_file = (out / "results.jsonl").open("a", encoding="utf-8")
-        slim = {k: v for k, v in record.items() if k not in ("sentences", "operator_results", "media_url")}
-        self._results_file.write(json.dumps(slim) + "\n")
-        self._results_file.flush()
 
     # --- the end -----------------------------------------------------------------------------------------------
 
-    def _summary(self) -> Summary:
-        if self._results_file is not None:
-            self._results_file.close()
-            self._results_file = None
+    def _summary(self, timed_out: bool) -> Summary:
         counts = self.journal.counts()
         failed = [
             {"row": i.row, "customer_key": i.customer_key, "transcript_sid": i.transcript_sid,
@@ -340,14 +359,19 @@ class BatchRunner:
         ]  # fmt: skip
         finished = counts["completed"] + counts["failed"]
         expected = finished if self.options.wait else finished + counts["submitted"]
-        summary = Summary(
+        return Summary(
             counts=counts,
             rejected=self.progress.rejected,
             failed=failed,
             not_done=sum(counts.values()) - expected,
-            elapsed_s=time.monotonic() - self.progress.started,
+            elapsed_s=self.progress.elapsed_s(),
+            timed_out=timed_out,
         )
-        if self.options.out_dir is not None:
-            body = {**summary.__dict__, "metrics": self.client.metrics()}
-            (self.options.out_dir / "summary.json").write_text(json.dumps(body, indent=1), encoding="utf-8")
-        return summary
+
+    def _write_outputs(self, summary: Summary) -> None:
+        out = self.options.out_dir
+        if out is None or not (out / _outputs.MARKER).exists():
+            return
+        _outputs.write_results(out, self.journal)
+        body = {**summary.__dict__, "metrics": self.client.metrics()}
+        _outputs.write_private(out / "summary.json", json.dumps(body, indent=1))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -166,7 +167,9 @@ def test_a_batch_id_is_made_once_and_kept(tmp_path: Path) -> None:
 def test_batch_keys_first_given_on_a_later_open_are_recorded_and_then_checked(tmp_path: Path) -> None:
     path = tmp_path / "j"
     Journal(path, batch={"manifest": "123:abc"}).close()
-    Journal(path, batch=BATCH).close()
+    with Journal(path, batch=BATCH) as journal:
+        journal.add_items(items(1))
+        journal.mark_submitting(["k0"])  # sent: from now on the service is part of the batch
     with pytest.raises(JournalError, match="different service_sid"):
         Journal(path, batch={**BATCH, "service_sid": "GA" + "2" * 32})
 
@@ -229,3 +232,31 @@ def test_mark_pending_puts_an_item_back_with_nothing_counted_as_failed(tmp_path:
             "blocked by the account: 20003 Authenticate", 1, None,
         )  # fmt: skip
         assert k1.last_error is None
+
+
+def test_the_service_may_be_corrected_until_a_create_has_been_sent(tmp_path: Path) -> None:
+    """A run blocked by a wrong --service (exit 4) sent nothing: the corrected command reuses the journal."""
+    path = tmp_path / "j.sqlite"
+    wrong, right, other = ("GA" + c * 32 for c in "012")
+    with Journal(path, batch={"manifest": "m", "service_sid": wrong}) as journal:
+        journal.add_items(items(3))
+    with Journal(path, batch={"manifest": "m", "service_sid": right}) as journal:
+        assert journal.batch_info()["service_sid"] == right
+        journal.mark_submitting(["k0"])
+    with pytest.raises(JournalError, match="different service_sid"):
+        Journal(path, batch={"manifest": "m", "service_sid": other})
+    with pytest.raises(JournalError, match="different manifest"):
+        Journal(path, batch={"manifest": "another", "service_sid": right})
+
+
+def test_a_presigned_url_in_a_metadata_column_is_scrubbed_at_rest(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    row = ManifestItem(1, "k", {"media_properties": {"source_sid": "RE" + "0" * 32}},
+                       metadata={"backup": "https://b.example/a.wav?X-Amz-Signature=m3tas3cret", "team": "blue"})  # fmt: skip
+    with Journal(path, batch={"manifest": "m"}) as journal:
+        journal.add_items([row])
+        item = journal.get("k")
+    assert item is not None
+    assert item.metadata["team"] == "blue"
+    assert "m3tas3cret" not in json.dumps(item.metadata)
+    assert b"m3tas3cret" not in b"".join(p.read_bytes() for p in tmp_path.iterdir())

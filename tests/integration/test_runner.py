@@ -104,7 +104,7 @@ async def test_kill_9_mid_batch_then_resume_gives_exactly_one_transcript_each(
     journal_path = tmp_path / "calls.journal.sqlite"
     env = {**os.environ, "TWILIO_ACCOUNT_SID": sid, "TWILIO_AUTH_TOKEN": token, "CINTEL_BASE_URL": mock.base_url}
     env.pop("TWILIO_API_KEY", None)
-    command = [sys.executable, "-c", "import sys; from harness._cli import main; sys.exit(main())", "submit",
+    command = [sys.executable, "-c", "import sys; from harness.cli import main; sys.exit(main())", "submit",
                str(path), "--service", service, "--journal", str(journal_path), "--out", str(tmp_path / "out"),
                "--log-format", "json"]  # fmt: skip
     first = await asyncio.create_subprocess_exec(*command, env=env, stderr=asyncio.subprocess.PIPE)
@@ -130,7 +130,7 @@ async def test_no_wait_then_status_and_results(mock: RunningMock, tmp_path: Path
     sid, token, service = await _account(mock, {"lifecycle": {"mode": "immediate"}})
     path = manifest(tmp_path / "calls.jsonl", 5)
     env = {**os.environ, "TWILIO_ACCOUNT_SID": sid, "TWILIO_AUTH_TOKEN": token, "CINTEL_BASE_URL": mock.base_url}
-    run = [sys.executable, "-c", "import sys; from harness._cli import main; sys.exit(main())"]
+    run = [sys.executable, "-c", "import sys; from harness.cli import main; sys.exit(main())"]
     journal = str(tmp_path / "j.sqlite")
     submit = await asyncio.create_subprocess_exec(
         *run, "submit", str(path), "--service", service, "--journal", journal, "--no-wait", env=env,
@@ -138,7 +138,9 @@ async def test_no_wait_then_status_and_results(mock: RunningMock, tmp_path: Path
     )  # fmt: skip
     await asyncio.wait_for(submit.communicate(), 60)
     assert submit.returncode == 0
-    status = await asyncio.create_subprocess_exec(*run, "status", "--journal", journal, stdout=asyncio.subprocess.PIPE)
+    status = await asyncio.create_subprocess_exec(
+        *run, "status", "--journal", journal, "--json", stdout=asyncio.subprocess.PIPE
+    )
     out, _ = await status.communicate()
     assert json.loads(out)["counts"]["submitted"] == 5
     results = await asyncio.create_subprocess_exec(
@@ -151,7 +153,7 @@ async def test_no_wait_then_status_and_results(mock: RunningMock, tmp_path: Path
 
 
 def test_a_missing_manifest_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from harness._cli import main
+    from harness.cli import main
 
     assert main(["submit", str(tmp_path / "none.jsonl"), "--service", "GA" + "0" * 32]) == 2
     assert "none.jsonl" in capsys.readouterr().err
