@@ -59,7 +59,7 @@ class Child:
     """`python cintel-child.py submit JOURNAL BATCH` — argv shaped like `cintel submit calls.jsonl ...`."""
 
     def __init__(self, script: Path, journal: Path, batch: dict[str, str] = BATCH) -> None:
-        self.proc = subprocess.Popen(  # noqa: S603 — our own interpreter and script
+        self.proc = subprocess.Popen(
             [sys.executable, str(script), "submit", str(journal), json.dumps(batch)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
