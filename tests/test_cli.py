@@ -84,3 +84,48 @@ def test_cintel_mock_serves_and_prints_a_working_dev_account(tmp_path: Path) -> 
 def _find(pattern: str, text: str) -> str | None:
     match = re.search(pattern, text)
     return match.group(1) if match else None
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert re.fullmatch(r"cintel \S+\n", capsys.readouterr().out)
+
+
+def test_every_subcommand_has_a_description(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    listing = capsys.readouterr().out
+    for command in ("mock", "submit", "status", "results", "demo"):
+        assert re.search(rf"^\s+{command}\s+\S", listing, re.MULTILINE), command
+
+
+def test_submit_help_documents_exit_codes_credentials_and_the_journal(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["submit", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    needles = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_API_KEY", "CINTEL_BASE_URL", "--journal JOURNAL",
+               "the record that makes it", "exit codes", "blocked by the account")  # fmt: skip
+    for needle in needles:
+        assert needle in text
+    for code in range(5):
+        assert re.search(rf"\b{code} ", text)
+
+
+def test_manifests_with_the_same_stem_never_share_a_journal_or_an_output_directory() -> None:
+    from harness.cli._submit import default_paths
+
+    jsonl, csv = default_paths(Path("calls/foo.jsonl")), default_paths(Path("calls/foo.csv"))
+    assert set(jsonl).isdisjoint(csv)
+    assert jsonl == (Path("calls/foo.jsonl.journal.sqlite"), Path("calls/foo.jsonl.results"))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["demo", "--items", "-3"], "--items"),
+        (["demo", "--items", "x"], "--items"),
+        (["submit", "m.jsonl", "--timeout", "-1"], "--timeout"),
+        (["submit", "m.jsonl", "--webhook-port", "99999"], "--webhook-port"),
+    ],
+)
+def test_bad_option_values_are_usage_errors(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(args) == 2
+    assert message in capsys.readouterr().err

@@ -251,8 +251,8 @@ def test_the_service_may_be_corrected_until_a_create_has_been_sent(tmp_path: Pat
 
 def test_a_presigned_url_in_a_metadata_column_is_scrubbed_at_rest(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite"
-    row = ManifestItem(1, "k", {"media_properties": {"source_sid": "RE" + "0" * 32}},
-                       metadata={"backup": "https://b.example/a.wav?X-Amz-Signature=m3tas3cret", "team": "blue"})  # fmt: skip
+    metadata = {"backup": "https://b.example/a.wav?X-Amz-Signature=m3tas3cret", "team": "blue"}
+    row = ManifestItem(1, "k", {"media_properties": {"source_sid": "RE" + "0" * 32}}, metadata=metadata)
     with Journal(path, batch={"manifest": "m"}) as journal:
         journal.add_items([row])
         item = journal.get("k")

@@ -228,3 +228,11 @@ def test_without_retry_failed_a_rerun_sends_nothing(tmp_path: Path) -> None:
     summary = batch.run()
     assert api.creates == creates
     assert [f["customer_key"] for f in summary.failed] == ["k3"]
+
+
+def test_server_errors_during_the_start_up_steps_are_retried_and_the_batch_completes(tmp_path: Path) -> None:
+    api = fake(complete_after_s=2, error_5xx_rate=0.3, seed=11)
+    summary = Batch(tmp_path, api).run()
+    assert summary.ok
+    assert api.responses_by_status[500] > 0
+    assert sorted(api.transcripts_by_customer_key.values()) == [1] * 20

@@ -330,3 +330,47 @@ def test_demo_refuses_a_negative_count_and_leaves_no_temporary_directory(tmp_pat
     assert demo.returncode == 0, demo.stdout + demo.stderr
     assert "exactly once" in demo.stdout
     assert list(tmp_path.iterdir()) == []
+
+
+async def test_no_secret_of_any_url_shape_reaches_any_file_or_output(mock: RunningMock, tmp_path: Path) -> None:
+    """The URL shapes the outside testers leaked (issue 7), in good rows, bad rows and metadata."""
+    account = await new_account(mock, {})
+    secret = "Zq9sEcReTvAlUe"
+    shapes = [
+        f"HTTPS://B.EXAMPLE/a.wav?X-Amz-Signature={secret}1",
+        f"https://b.example/my call.wav?X-Amz-Signature={secret}2",
+        f"https://user:{secret}3@b.example/c.wav",
+        f"https://b.example/d.wav?sig={secret}4&se=2030",
+    ]
+    rows = [{"media_url": url, "customer_key": f"k{i}", "copy": url} for i, url in enumerate(shapes)]
+    rows += [{"media_url": f"ftp://b.example/e.wav?X-Amz-Signature={secret}5", "customer_key": "bad"}]
+    rows += [{"media_url": f"https://b.example/f.wav?X-Amz-Signature={secret}6", "customer_key": "x" * 80}]
+    manifest = tmp_path / "calls.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    done = await cintel(*_submit(account, manifest), env=account.env())
+    assert done.code == 1, done.err  # two rows rejected
+    assert "copy" in done.err  # the extra column is named once as kept metadata
+    json_run = await cintel(*_submit(account, manifest, "--log-format", "json"), env=account.env())
+    for text in (done.out, done.err, json_run.out, json_run.err):
+        assert secret not in text
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and path != manifest:
+            assert secret.encode() not in path.read_bytes(), path
+
+
+async def test_a_bad_byte_is_named_by_row_and_offset_before_anything_is_journaled(
+    mock: RunningMock, tmp_path: Path
+) -> None:
+    account = await new_account(mock, {})
+    manifest = write_manifest(tmp_path / "calls.jsonl", 50)
+    data = manifest.read_bytes()
+    offset = data.index(b'"c40"') + 2
+    manifest.write_bytes(data[:offset] + b"\xff" + data[offset + 1 :])
+    done = await cintel(*_submit(account, manifest), env=account.env())
+    assert done.code == 2
+    assert "row 41" in done.err
+    assert f"byte offset {offset}" in done.err
+    assert not (tmp_path / "calls.jsonl.journal.sqlite").exists()
+    fixed = write_manifest(manifest, 50)  # the corrected file is the batch: nothing recorded the broken one
+    again = await cintel(*_submit(account, fixed), env=account.env())
+    assert again.code == 0, again.err
