@@ -42,11 +42,11 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
 
+from harness._columns import KNOWN, misspelled_column
 from harness._errors import CintelError
 from harness._redact import scrub_text
 
@@ -55,8 +55,6 @@ RECORDING_SID = re.compile(r"^RE[0-9a-fA-F]{32}$")
 PARTICIPANT_FIELDS = frozenset(
     {"user_id", "channel_participant", "media_participant_id", "email", "full_name", "image_url", "role"}
 )
-KNOWN = frozenset({"media_url", "source_sid", "customer_key", "participants", "media_start_time"})
-METADATA_PREFIXES = ("x_", "x-", "meta_", "meta-")
 EXCERPT_CHARS = 200
 MAX_LISTED_COLUMNS = 1000  # unknown column names remembered by a scan; more are counted, not listed
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
@@ -99,64 +97,6 @@ class ManifestScan:
 
 class _Bad(Exception):
     pass
-
-
-# --- misspelled columns -------------------------------------------------------------------------------------------
-
-
-def edit_distance(a: str, b: str, limit: int | None = None) -> int:
-    """Damerau–Levenshtein distance (optimal string alignment: an adjacent swap costs 1), symmetric.
-
-    With `limit`, any distance above it is returned as `limit + 1`, and long strings cost nothing.
-    """
-    if a == b:
-        return 0
-    if limit is not None and abs(len(a) - len(b)) > limit:
-        return limit + 1
-    before: list[int] = []
-    previous = list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
-        current = [i] + [0] * len(b)
-        for j in range(1, len(b) + 1):
-            best = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] != b[j - 1]))
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                best = min(best, before[j - 2] + 1)
-            current[j] = best
-        if limit is not None and min(current) > limit:
-            return limit + 1
-        before, previous = previous, current
-    distance = previous[len(b)]
-    return distance if limit is None else min(distance, limit + 1)
-
-
-def _folded(name: str) -> str:
-    """The name with case, `_`, `-`, spaces and other punctuation set aside: `Media_URL` → `mediaurl`."""
-    return "".join(c for c in name.casefold() if c.isalnum())
-
-
-_KNOWN_FOLDED = tuple(sorted((_folded(k), k) for k in KNOWN))
-
-
-def misspelled_column(name: str) -> str | None:
-    """The manifest column `name` is a likely misspelling of, or None (a known column, or plausible metadata)."""
-    return _misspelled(name) if len(name) <= 100 else _misspelled.__wrapped__(name)  # no huge names in the cache
-
-
-@lru_cache(maxsize=4096)
-def _misspelled(name: str) -> str | None:
-    if name in KNOWN or name.casefold().startswith(METADATA_PREFIXES):
-        return None
-    return _nearest_known(_folded(name))
-
-
-def _nearest_known(folded: str) -> str | None:
-    best: tuple[int, str] | None = None
-    for known_folded, known in _KNOWN_FOLDED:
-        limit = 1 if min(len(folded), len(known_folded)) <= 5 else 2
-        distance = edit_distance(folded, known_folded, limit)
-        if distance <= limit and (best is None or distance < best[0]):
-            best = (distance, known)
-    return best[1] if best else None
 
 
 def _misspelling(row: int | None, name: str, known: str) -> str:

@@ -216,17 +216,32 @@ class BatchRunner:
             self._blocked = self._blocked or blocked
 
     async def preflight(self) -> None:
-        """Check the account before sending anything: service, create permission, list permission."""
+        """Check the account before sending anything: the service, the create and the list permissions.
+
+        The three requests go out together (one round trip, not three: it is paid by every run, even of one item).
+        """
         service_sid = self.options.service_sid
-        await startup(self, "fetch the service", lambda: self.client.fetch_service(service_sid))
         can_create = self.client.check_can_create_transcripts
-        await startup(self, "check the create permission", lambda: can_create(service_sid))
 
         async def list_one() -> None:
             async for _ in self.client.list_transcripts(service_sid=service_sid, page_size=1):
                 break
 
-        await startup(self, "check the list permission", list_one)
+        checks = [
+            asyncio.create_task(startup(self, "fetch the service", lambda: self.client.fetch_service(service_sid))),
+            asyncio.create_task(startup(self, "check the create permission", lambda: can_create(service_sid))),
+            asyncio.create_task(startup(self, "check the list permission", list_one)),
+        ]
+        try:
+            done, _ = await asyncio.wait(checks, return_when=asyncio.FIRST_EXCEPTION)
+            for check in checks:  # the first refusal, in a fixed order, is the one reported
+                error = check.exception() if check in done else None
+                if error is not None:
+                    raise error
+        finally:
+            for check in checks:
+                check.cancel()
+            await asyncio.gather(*checks, return_exceptions=True)
 
     def _load(self) -> None:
         rejects: list[dict[str, Any]] = []

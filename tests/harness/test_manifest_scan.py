@@ -14,17 +14,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from harness._manifest import (
-    KNOWN,
-    ManifestError,
-    ManifestItem,
-    ManifestScan,
-    Reject,
-    edit_distance,
-    misspelled_column,
-    read_manifest,
-    scan_manifest,
-)
+from harness._columns import KNOWN, edit_distance, misspelled_column
+from harness._manifest import ManifestError, ManifestItem, ManifestScan, Reject, read_manifest, scan_manifest
 
 REC = "RE" + "a" * 32
 BOM = codecs.BOM_UTF8
