@@ -48,23 +48,33 @@ def prepare(out: Path, batch_id: str) -> None:
         out.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
         (out / "items").mkdir(mode=PRIVATE_DIR, exist_ok=True)
         marker = out / MARKER
-        if marker.exists():
-            owner = marker.read_text(encoding="utf-8").strip()
-            if owner != batch_id:
+        if not marker.exists():
+            others = sorted(p.name for p in out.iterdir() if p.name != "items")
+            if others or any((out / "items").iterdir()):
                 raise OutputDirError(
-                    f"{out} holds the results of another batch (batch id {owner}, this one is {batch_id}); "
-                    "choose another --out, or delete that directory if its batch is finished with"
+                    f"{out} is not empty and does not belong to this batch ({', '.join(others[:5]) or 'items/…'});"
+                    " choose another --out"
                 )
-            return
-        others = sorted(p.name for p in out.iterdir() if p.name != "items")
-        if others or any((out / "items").iterdir()):
+            _claim(marker, batch_id)
+        owner = marker.read_text(encoding="utf-8").strip()
+        if owner != batch_id:
             raise OutputDirError(
-                f"{out} is not empty and does not belong to this batch ({', '.join(others[:5]) or 'items/…'}); "
-                "choose another --out"
+                f"{out} holds the results of another batch (batch id {owner}, this one is {batch_id}); "
+                "choose another --out, or delete that directory if its batch is finished with"
             )
-        write_private(marker, batch_id + "\n")
     except OSError as exc:
         raise OutputDirError(f"{out}: cannot use as the output directory: {exc.strerror or exc}") from None
+
+
+def _claim(marker: Path, batch_id: str) -> None:
+    """Create the marker only if it does not exist (O_EXCL): of two batches starting on one empty directory at
+    once, exactly one claims it; the other then reads the winner's id and is refused."""
+    try:
+        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(batch_id + "\n")
 
 
 def write_private(path: Path, text: str) -> None:

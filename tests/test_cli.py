@@ -129,3 +129,18 @@ def test_manifests_with_the_same_stem_never_share_a_journal_or_an_output_directo
 def test_bad_option_values_are_usage_errors(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(args) == 2
     assert message in capsys.readouterr().err
+
+
+def test_an_empty_manifest_or_an_out_file_is_a_usage_error_before_anything_else(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "calls.jsonl"
+    empty.write_text("\n\n")
+    assert main(["submit", str(empty), "--service", "GA" + "0" * 32]) == 2
+    assert "no rows" in capsys.readouterr().err
+    empty.write_text('{"media_url": "https://b.example/a.wav"}\n')
+    a_file = tmp_path / "out"
+    a_file.write_text("")
+    assert main(["submit", str(empty), "--service", "GA" + "0" * 32, "--out", str(a_file)]) == 2
+    assert "not a directory" in capsys.readouterr().err
+    assert not (tmp_path / "calls.jsonl.journal.sqlite").exists()

@@ -50,6 +50,10 @@ def submit_command(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.manifest}: no such manifest file")
     view = ProgressView(args.log_format)
     scan = scan_manifest(args.manifest)
+    if scan.rows == 0:
+        raise UsageError(f"{args.manifest}: no rows: nothing to submit")
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        raise UsageError(f"--out {args.out}: a file, not a directory")
     if scan.unknown_columns:
         view.message(f"{args.manifest}: kept as metadata (not Twilio fields): {', '.join(scan.unknown_columns)}",
                      columns=list(scan.unknown_columns))  # fmt: skip
