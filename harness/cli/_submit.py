@@ -178,5 +178,12 @@ def final(summary: Summary, out: Path | None, view: ProgressView) -> int:
         why = "--timeout reached" if summary.timed_out else "still to send or transcribing"
         view.message(f"{', '.join(parts)} ({why}); run the same command again to resume")
         return EXIT_INTERRUPTED
-    view.message(f"{', '.join(parts)}; `--retry-failed` sends the failed items again")
+    advice = []
+    if summary.failed:
+        advice.append("`--retry-failed` sends the failed items again")
+    if summary.rejected:
+        advice.append(
+            "the rejected rows are in rejects.jsonl: fix them in a new manifest (a new batch; this one is done)"
+        )
+    view.message(f"{', '.join(parts)}; " + "; ".join(advice))
     return EXIT_FAILED
