@@ -17,26 +17,32 @@ log = logging.getLogger("harness.runner")
 OUTAGE_ERRORS = frozenset({"TransportError", "OutcomeUnknown", "ServerError", "RetryBudgetExhausted"})
 
 
+SHOW_AFTER_S = 2.0  # a lone 5xx or reset is not an outage; one that lasts this long is shown and logged
+LOG_EVERY_S = 10.0
+
+
 class Health:
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
         self.failing_since: float | None = None
         self.reason: str | None = None
-        self._logged_at = 0.0
+        self._logged_at: float | None = None
 
     def ok(self) -> None:
-        if self.failing_since is not None:
+        if self._logged_at is not None:  # only an outage that was reported gets its end reported
             log.warning("API reachable again after %.0f s", self.unreachable_s())
         self.failing_since = None
         self.reason = None
+        self._logged_at = None
 
     def failed(self, reason: str) -> None:
         now = self._clock()
         self.reason = scrub_text(reason)[:300]
         if self.failing_since is None:
             self.failing_since = now
-        if now - self._logged_at >= 10.0:  # visible as it happens, without a line per retry
-            self._logged_at = now
+        lasting = now - self.failing_since >= SHOW_AFTER_S
+        if lasting and (self._logged_at is None or now - self._logged_at >= LOG_EVERY_S):
+            self._logged_at = now  # visible as it happens, without a line per retry
             log.warning("API unreachable for %.0f s: %s", self.unreachable_s(), self.reason)
 
     def on_retry(self, event: RetryEvent) -> None:
@@ -50,6 +56,7 @@ class Health:
         return 0.0 if self.failing_since is None else self._clock() - self.failing_since
 
     def describe(self) -> str | None:
-        if self.failing_since is None:
+        """ "API unreachable for N s: reason" once an outage has lasted `SHOW_AFTER_S`, else None."""
+        if self.failing_since is None or self.unreachable_s() < SHOW_AFTER_S:
             return None
         return f"API unreachable for {self.unreachable_s():.0f} s: {self.reason}"

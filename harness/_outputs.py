@@ -13,8 +13,10 @@ What is written (all `0600`, the directories `0700`: results hold conversation t
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -36,10 +38,16 @@ class OutputDirError(CintelError):
 def item_filename(customer_key: str) -> str:
     """A file name that is a one-to-one function of the key: everything but `[A-Za-z0-9_-]` is percent-encoded.
 
-    `.` is encoded too, so no key becomes `.`/`..` or a hidden file. Keys are at most 64 characters, so the name
-    stays under 255 bytes even when every character is a 4-byte UTF-8 sequence (64 × 12 + 5).
+    `.` is encoded too, so no key becomes `.`/`..` or a hidden file. A key whose encoding is longer than 200 bytes
+    (64 non-ASCII characters encode to up to 768) keeps its first 150 bytes and gains `~` and 16 hex digits of its
+    SHA-256, so the name stays under the 255 bytes file systems allow and distinct keys keep distinct names.
     """
-    return quote(customer_key, safe="-_").replace(".", "%2E") + ".json"
+    raw = customer_key.encode("utf-8", "surrogatepass")  # a JSON manifest may hold a lone surrogate
+    encoded = quote(raw, safe="-_").replace(".", "%2E")
+    if len(encoded) > 200:
+        head = re.sub(r"%[0-9A-F]?$", "", encoded[:150])  # never cut an escape in half
+        encoded = f"{head}~{hashlib.sha256(raw).hexdigest()[:16]}"
+    return encoded + ".json"
 
 
 def prepare(out: Path, batch_id: str) -> None:
@@ -103,8 +111,8 @@ def write_item(out: Path, customer_key: str, record: dict[str, Any]) -> None:
     write_private(out / "items" / item_filename(customer_key), json.dumps(record, indent=1, ensure_ascii=False))
 
 
-def result_line(item: Any) -> dict[str, Any]:
-    """One `results.jsonl` line from a journal item: what the journal knows, scrubbed."""
+def result_line(item: Any, out: Path | None = None) -> dict[str, Any]:
+    """One `results.jsonl` line from a journal item: what the journal knows, scrubbed, and its items/ file."""
     line: dict[str, Any] = {
         "row": item.row,
         "customer_key": item.customer_key,
@@ -115,11 +123,12 @@ def result_line(item: Any) -> dict[str, Any]:
     }
     if item.state == "failed":
         line["error"] = scrub_text(item.last_error or item.status or "failed")
-    if item.state == "completed":
-        line["item_file"] = f"items/{item_filename(item.customer_key)}"
+    name = item_filename(item.customer_key)
+    if item.state == "completed" or (out is not None and (out / "items" / name).exists()):
+        line["item_file"] = f"items/{name}"
     return line
 
 
 def write_results(out: Path, journal: Journal) -> int:
     """`results.jsonl`: one line per finished (completed or failed) item, from the journal, in manifest order."""
-    return write_lines(out / "results.jsonl", (result_line(i) for i in journal.items("completed", "failed")))
+    return write_lines(out / "results.jsonl", (result_line(i, out) for i in journal.items("completed", "failed")))

@@ -236,6 +236,13 @@ class BatchRunner:
             done, _ = await asyncio.wait(checks, return_when=asyncio.FIRST_EXCEPTION)
             for check in checks:  # the first refusal, in a fixed order, is the one reported
                 error = check.exception() if check in done else None
+                if isinstance(error, ApiUnreachable):  # all three wait on the same outage: name the step
+                    raise ApiUnreachable(
+                        f"could not check the account (fetch the service, the create and list permissions): "
+                        f"{self.health.describe() or error} (at {self.client.credentials.base_url}); check the "
+                        "network and --base-url / CINTEL_BASE_URL",
+                        unreachable_s=error.unreachable_s,
+                    ) from None
                 if error is not None:
                     raise error
         finally:

@@ -65,20 +65,28 @@ def account_block(error: TwilioApiError, runner: BatchRunner, *, on_service: boo
 async def startup(runner: BatchRunner, what: str, op: Callable[[], Awaitable[Any]]) -> Any:
     """Run one start-up request: account errors raise `AccountBlocked`, outages are retried up to the bound."""
     attempt = 0
+    busy_since: float | None = None
     while True:
         try:
             result = await op()
-        except RateLimited:
+        except RateLimited as busy:
             runner.health.ok()  # answered: only busy (the client already waited out its retries)
+            busy_since = runner.now() if busy_since is None else busy_since
+            if runner.now() - busy_since > runner.options.unreachable_timeout_s:
+                raise ApiUnreachable(
+                    f"could not {what}: the API kept answering 429 ({busy.message}) for "
+                    f"{runner.now() - busy_since:.0f} s",
+                    unreachable_s=runner.now() - busy_since,
+                ) from None
         except TwilioApiError as error:
             blocked = account_block(error, runner)
             if blocked is not None:
                 raise blocked from None
             if error.status < 500:
                 raise
-            runner.health.failed(f"{what}: {error}")
+            runner.health.failed(str(error))
         except CintelError as error:  # TransportError, OutcomeUnknown, RetryBudgetExhausted
-            runner.health.failed(f"{what}: {error}")
+            runner.health.failed(str(error))
         else:
             runner.health.ok()
             return result

@@ -112,6 +112,12 @@ def _add_submit(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
                         help="Intelligence Service SID (GA…); default CINTEL_SERVICE_SID")  # fmt: skip
     submit.add_argument("--base-url", help="API base URL, e.g. a cintel mock (default: CINTEL_BASE_URL, else Twilio)")
     submit.add_argument(
+        "--mock",
+        action="store_true",
+        help="run against an embedded mock started for this run (its dev account and service)",
+    )
+    submit.add_argument("--mock-config", type=Path, help="with --mock: the mock's configuration file (TOML)")
+    submit.add_argument(
         "--journal", type=Path,
         help="the batch's journal, the record that makes it exactly-once and resumable (default: "
         "MANIFEST.journal.sqlite beside the manifest); one run at a time: a second run on it is refused",

@@ -50,7 +50,7 @@ def status_command(args: argparse.Namespace) -> int:
     console.print(table)
     if restore is not None:
         console.print(f"  the WebhookUrl of service {restore.get('service_sid')} is still to be restored to "
-                      f"{restore.get('webhook_url')!r} (the next run does it)", markup=False)  # fmt: skip
+                      f"{restore.get('webhook_url') or '(none)'} (the next run does it)", markup=False)  # fmt: skip
     return EXIT_OK
 
 

@@ -42,13 +42,18 @@ def default_paths(manifest: Path) -> tuple[Path, Path]:
 
 
 def submit_command(args: argparse.Namespace) -> int:
-    if not args.service:
+    if args.mock:
+        _check_embedded_mock(args)
+    elif not args.service:
         raise UsageError("--service is required (or set CINTEL_SERVICE_SID): the Intelligence Service SID, GA…")
-    if not SERVICE_SID.match(args.service):
+    if args.service and not SERVICE_SID.match(args.service):
         raise UsageError(f"--service {args.service[:40]!r} is not a Service SID (GA followed by 32 hex digits)")
     if not args.manifest.is_file():
         raise UsageError(f"{args.manifest}: no such manifest file")
     view = ProgressView(args.log_format)
+    if args.configure_webhook and args.webhook_port is None:
+        raise UsageError("--configure-webhook needs --webhook-port (and, against Twilio, --public-url: the tunnel "
+                         "Twilio reaches the receiver through)")  # fmt: skip
     scan = scan_manifest(args.manifest)
     if scan.rows == 0:
         raise UsageError(f"{args.manifest}: no rows: nothing to submit")
@@ -57,10 +62,10 @@ def submit_command(args: argparse.Namespace) -> int:
     if scan.unknown_columns:
         view.message(f"{args.manifest}: kept as metadata (not Twilio fields): {', '.join(scan.unknown_columns)}",
                      columns=list(scan.unknown_columns))  # fmt: skip
-    return _in_loop(_submit(args, view))
+    return _in_loop(_submit(args, view), view)
 
 
-def _in_loop(coroutine: Coroutine[Any, Any, int]) -> int:
+def _in_loop(coroutine: Coroutine[Any, Any, int], view: ProgressView) -> int:
     """Run the command's coroutine; SIGINT and SIGTERM cancel it, which it answers with cleanup and exit 3."""
 
     async def guarded() -> int:
@@ -80,8 +85,7 @@ def _in_loop(coroutine: Coroutine[Any, Any, int]) -> int:
         except asyncio.CancelledError:
             if not received:
                 raise
-            print(f"interrupted ({received[0]}): progress is saved; run the same command again to resume",
-                  flush=True)  # fmt: skip
+            view.message(f"interrupted ({received[0]}): progress is saved; run the same command again to resume")
             return EXIT_INTERRUPTED
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
@@ -90,16 +94,46 @@ def _in_loop(coroutine: Coroutine[Any, Any, int]) -> int:
     return asyncio.run(guarded())
 
 
+def _check_embedded_mock(args: argparse.Namespace) -> None:
+    if args.base_url:
+        raise UsageError("--mock and --base-url: choose one (--mock starts its own API)")
+    journal = args.journal or default_paths(args.manifest)[0]
+    if journal.exists():
+        raise UsageError(
+            f"--mock with {journal}, which holds an earlier batch: an embedded mock's transcripts end with its "
+            "process, so that batch cannot be resumed against a new one; pass a new --journal (and --out)"
+        )
+
+
 async def _submit(args: argparse.Namespace, view: ProgressView) -> int:
+    if not args.mock:
+        return await _submit_to(IntelligenceClient(base_url=args.base_url), args.service, args, view)
+    from mock_server import MockConfig, load_config_file, serve
+
+    config = load_config_file(args.mock_config) if args.mock_config else MockConfig()
+    async with serve(config, port=0) as mock:
+        view.message(f"embedded mock: {mock.base_url} (dev account {mock.account_sid}, service {mock.service_sid})")
+        client = IntelligenceClient(mock.account_sid, mock.auth_token, base_url=mock.base_url)
+        return await _submit_to(client, args.service or mock.service_sid, args, view, embedded=True)
+
+
+async def _submit_to(
+    client: IntelligenceClient,
+    service_sid: str,
+    args: argparse.Namespace,
+    view: ProgressView,
+    *,
+    embedded: bool = False,
+) -> int:
     manifest: Path = args.manifest
-    client = IntelligenceClient(base_url=args.base_url)
     default_journal, default_out = default_paths(manifest)
     out = args.out or default_out
-    batch = {"manifest": fingerprint(manifest), "service_sid": args.service, "base_url": client.credentials.base_url}
+    base_url = "embedded mock" if embedded else client.credentials.base_url
+    batch = {"manifest": fingerprint(manifest), "service_sid": service_sid, "base_url": base_url}
     journal = Journal(args.journal or default_journal, batch=batch)
     is_twilio = client.credentials.base_url == TWILIO_BASE_URL
     options = RunnerOptions(
-        service_sid=args.service, out_dir=out, wait=not args.no_wait, word_timestamps=args.word_timestamps,
+        service_sid=service_sid, out_dir=out, wait=not args.no_wait, word_timestamps=args.word_timestamps,
         include_media=args.media, retry_failed=args.retry_failed, wait_timeout_s=args.timeout,
         unreachable_timeout_s=args.unreachable_timeout,
     )  # fmt: skip

@@ -13,7 +13,10 @@ from hypothesis import strategies as st
 from harness._outputs import OutputDirError, item_filename, prepare, write_private
 
 
-@given(st.lists(st.text(min_size=1, max_size=64), min_size=2, max_size=20, unique=True))
+KEYS = st.text(st.characters(codec="utf-8") | st.characters(categories=["Cs"]), min_size=1, max_size=64)
+
+
+@given(st.lists(KEYS, min_size=2, max_size=20, unique=True))
 def test_distinct_keys_never_share_an_item_file(keys: list[str]) -> None:
     names = [item_filename(k) for k in keys]
     assert len(set(names)) == len(names)
@@ -21,6 +24,13 @@ def test_distinct_keys_never_share_an_item_file(keys: list[str]) -> None:
         assert "/" not in name
         assert not name.startswith(".")
         assert len(name.encode()) <= 255
+        assert name.isascii()
+
+
+def test_long_non_ascii_keys_get_short_distinct_names() -> None:
+    a, b = "é" * 63 + "a", "é" * 63 + "b"
+    assert item_filename(a) != item_filename(b)
+    assert len(item_filename(a)) <= 255
 
 
 def test_a_directory_is_claimed_by_one_batch_and_refused_to_another(tmp_path: Path) -> None:

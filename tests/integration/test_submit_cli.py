@@ -92,7 +92,7 @@ async def test_sigterm_during_the_wait_saves_restores_the_webhook_and_exits_3_th
     run.send_signal(signal.SIGTERM)
     stopped = await finish(run, 30)
     assert stopped.code == 3, stopped.err[-2000:]
-    assert "interrupted (SIGTERM)" in stopped.out
+    assert "interrupted (SIGTERM)" in stopped.err
     assert await account.service_webhook() == ORIGINAL_HOOK
     status = await cintel("status", "--journal", str(tmp_path / "calls.jsonl.journal.sqlite"), "--json",
                           env=account.env())  # fmt: skip
