@@ -144,3 +144,18 @@ def test_an_empty_manifest_or_an_out_file_is_a_usage_error_before_anything_else(
     assert main(["submit", str(empty), "--service", "GA" + "0" * 32, "--out", str(a_file)]) == 2
     assert "not a directory" in capsys.readouterr().err
     assert not (tmp_path / "calls.jsonl.journal.sqlite").exists()
+
+
+def test_submit_option_combinations_that_cannot_work_are_usage_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = tmp_path / "calls.jsonl"
+    manifest.write_text('{"media_url": "https://b.example/a.wav"}\n')
+    service = ["--service", "GA" + "0" * 32]
+    assert main(["submit", str(manifest), *service, "--configure-webhook"]) == 2
+    assert "--configure-webhook needs --webhook-port" in capsys.readouterr().err
+    assert main(["submit", str(manifest), "--mock", "--base-url", "http://127.0.0.1:9"]) == 2
+    assert "choose one" in capsys.readouterr().err
+    (tmp_path / "calls.jsonl.journal.sqlite").write_bytes(b"")
+    assert main(["submit", str(manifest), "--mock"]) == 2
+    assert "cannot be resumed" in capsys.readouterr().err
