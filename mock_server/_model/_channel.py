@@ -4,6 +4,10 @@ Channel is a JSON string holding `media_properties` (`media_url` http/https, or 
 when both are given) and optional `participants` (at most two overridden, `channel_participant` 1 or 2). The parsed
 channel is kept as the compact JSON string the response echoes, so a stored transcript costs one string, not a
 tree of dicts.
+
+Media refusals carry Twilio's own codes (twilio.com/docs/api/errors, twilio-wire.md §5.1): 95005 "Invalid media url"
+when `media_url` is not an http/https URL with a host, 95006 "Media url is empty" when there is neither a URL nor a
+recording. Their messages never echo the URL: a pre-signed URL is a credential.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mock_server import _strict_json as strict_json
-from mock_server._errors import invalid_parameter, missing_parameter
+from mock_server._errors import ApiError, invalid_parameter, missing_parameter
 from mock_server._sids import is_sid
 
 PARTICIPANT_FIELDS = frozenset(
@@ -35,6 +39,31 @@ def _bad(value: Any, reason: str) -> Exception:
     return invalid_parameter("Channel", value, reason)
 
 
+def invalid_media_url(reason: str) -> ApiError:
+    """400 / 95005 (documented: "Twilio failed to create a new transcript due to an invalid media url")."""
+    return ApiError(400, 95005, f"Invalid media url: {reason}")
+
+
+def media_url_empty() -> ApiError:
+    """400 / 95006 (documented: no media url and no recording specified)."""
+    return ApiError(400, 95006, "Media url is empty: media_properties needs media_url or source_sid")
+
+
+def _check_media_url(media_url: object) -> str:
+    if not isinstance(media_url, str):
+        raise invalid_media_url("media_properties.media_url must be a string")
+    if media_url.strip() != media_url or any(ord(c) < 0x21 or ord(c) == 0x7F for c in media_url):
+        raise invalid_media_url("media_properties.media_url must not contain spaces or control characters")
+    try:
+        parts = urlsplit(media_url)
+        host, _ = parts.hostname, parts.port  # port raises ValueError when it is not a number in 0-65535
+    except ValueError:
+        raise invalid_media_url("media_properties.media_url is not a URL") from None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        raise invalid_media_url("media_properties.media_url must be an http or https URL with a host")
+    return media_url
+
+
 def parse_channel(raw: str | None) -> ParsedChannel:
     if raw is None or raw == "":
         raise missing_parameter("Channel")
@@ -45,25 +74,21 @@ def parse_channel(raw: str | None) -> ParsedChannel:
     if not isinstance(channel, dict):
         raise _bad(raw, "must be a JSON object")
     props = channel.get("media_properties")
+    if props is None:
+        raise media_url_empty()
     if not isinstance(props, dict):
         raise _bad(raw, "media_properties must be an object with media_url or source_sid")
     media_url = props.get("media_url")
     source_sid = props.get("source_sid")
-    if media_url is not None:
-        if not isinstance(media_url, str):
-            raise _bad(raw, "media_properties.media_url must be a string")
-        try:
-            parts = urlsplit(media_url)
-        except ValueError:
-            raise _bad(raw, "media_properties.media_url is not a URL") from None
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise _bad(raw, "media_properties.media_url must be an http or https URL")
+    if media_url is not None and media_url != "":
+        media_url = _check_media_url(media_url)
         source_sid = None  # media_url wins over source_sid, as documented
-    elif source_sid is not None:
+    elif source_sid is not None and source_sid != "":
+        media_url = None
         if not isinstance(source_sid, str) or not is_sid(source_sid, "RE"):
             raise _bad(raw, "media_properties.source_sid must be a Recording SID (RE…)")
     else:
-        raise _bad(raw, "media_properties needs media_url or source_sid")
+        raise media_url_empty()
     roles = dict(DEFAULT_ROLES)
     participants = channel.get("participants")
     if participants is not None:
