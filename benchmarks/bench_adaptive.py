@@ -34,7 +34,7 @@ WINDOW_S = 0.25
 def mock_app() -> web.Application:
     from mock_server import MockConfig, create_app
 
-    return create_app(MockConfig.from_json({"lifecycle": {"mode": "immediate"}}), seed=3)
+    return create_app(MockConfig.from_json({"lifecycle": {"mode": "immediate"}, "media": {"fetch": False}}), seed=3)
 
 
 @dataclass

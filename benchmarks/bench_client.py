@@ -30,7 +30,7 @@ CHANNEL = {"media_properties": {"media_url": "https://media.example.com/call.wav
 def mock_app() -> web.Application:
     from mock_server import MockConfig, create_app
 
-    return create_app(MockConfig.from_json({"lifecycle": {"mode": "immediate"}}), seed=2)
+    return create_app(MockConfig.from_json({"lifecycle": {"mode": "immediate"}, "media": {"fetch": False}}), seed=2)
 
 
 async def _raw(base: str, auth: dict[str, str], service: str, total: int) -> float:

@@ -26,7 +26,7 @@ def mock_app() -> web.Application:
     from mock_server import MockConfig, create_app
 
     # Limits off, no latency, no faults: what is measured is the mock's own per-request cost.
-    return create_app(MockConfig.from_json({"lifecycle": {"mode": "immediate"}}), seed=1)
+    return create_app(MockConfig.from_json({"lifecycle": {"mode": "immediate"}, "media": {"fetch": False}}), seed=1)
 
 
 def bare_app(create_size: int, fetch_size: int) -> web.Application:

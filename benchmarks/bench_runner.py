@@ -35,7 +35,7 @@ from harness._runner import BatchRunner, RunnerOptions
 def mock_app() -> web.Application:
     from mock_server import MockConfig, create_app
 
-    return create_app(MockConfig.from_json({"lifecycle": {"mode": "immediate"}}), seed=9)
+    return create_app(MockConfig.from_json({"lifecycle": {"mode": "immediate"}, "media": {"fetch": False}}), seed=9)
 
 
 async def _account(base: str, config: dict[str, object]) -> tuple[str, str, str]:

@@ -5,6 +5,8 @@ overrides, one `AccountLimiter` per account, the fault injector, the webhook dis
 stores it under the typed `STATE` key, and routes:
 
 - `/__mock__/…` to the control plane (`_control.py`) and `/__mock__/media/{GT…}` to the signed media download;
+- media jobs (a transcript waiting for its audio) to the media pipeline (`_media/_pipeline.py`), which fetches and
+  analyses off the request path and reports back to the account;
 - every other path to one Twilio handler (`_handlers.py`) that looks the path up in its own precomputed table, so a
   request passes no middleware and no regular expression, and unknown paths and wrong methods get Twilio's JSON.
 
@@ -24,7 +26,7 @@ import contextlib
 import logging
 import random
 from collections.abc import AsyncIterator, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -32,6 +34,10 @@ from mock_server._clock import Clock, SystemClock
 from mock_server._config import MockConfig
 from mock_server._faults import FaultInjector
 from mock_server._limits import AccountLimiter
+from mock_server._media._pipeline import Analyser, MediaPipeline
+
+if TYPE_CHECKING:
+    from mock_server._media._host import HostedObject
 from mock_server._model import Account, Params, Principal, Registry
 from mock_server._stats import Counters
 from mock_server._webhooks import CallbackLike, WebhookDispatcher
@@ -66,12 +72,14 @@ class AccountRuntime:
         self.counters = Counters()
         self.decide = _needs_decision(config)
         account.lifecycle = config.lifecycle
+        account.media = config.media
 
     def apply(self, config: MockConfig) -> None:
         self.config = config
         self.limiter.reconfigure(config)
         self.decide = _needs_decision(config)
         self.account.lifecycle = config.lifecycle
+        self.account.media = config.media
 
 
 class MockState:
@@ -85,6 +93,7 @@ class MockState:
         *,
         control_token: str | None = None,
         read_timeout_s: float = READ_TIMEOUT_S,
+        analyse: Analyser | None = None,
     ) -> None:
         self.clock = clock
         self.seed = seed
@@ -96,6 +105,8 @@ class MockState:
         self.webhook_rng = random.Random(hook_seed)
         self.config = config
         self.global_limiter = AccountLimiter(config, clock)  # reports the global `current_limit` only
+        self.media = MediaPipeline(clock, analyse=analyse)
+        self.hosted_media: dict[str, HostedObject] = {}  # the media host's objects (`_media/_host.py`), by name
         self.registry = self._new_registry()
         self.faults = FaultInjector(self.fault_rng)
         self.webhooks = WebhookDispatcher(self.webhook_rng, clock)
@@ -112,6 +123,7 @@ class MockState:
     def _new_registry(self) -> Registry:
         registry = Registry(self.rng, self.clock)
         registry.media_url_ttl_s = self.config.media_url_ttl_s
+        registry.ctx.discard_media = self.media.discard
         return registry
 
     # --- accounts and configuration ---------------------------------------------------------------------------
@@ -183,6 +195,8 @@ class MockState:
         self.webhooks.reset_stats()
         self.counters = Counters()
         self.unexpected_errors = 0
+        self.media.reset()
+        self.hosted_media.clear()
         self.reseed(self.seed)
         self.registry = self._new_registry()  # a fresh registry draws its secrets exactly as at startup
         self.registry.public_base_url = base_url
@@ -200,10 +214,21 @@ class MockState:
             self.webhooks.submit(event, runtime.config.webhook_faults)
 
     def after_create(self) -> None:
-        """Wake the ticker when a request scheduled a transition earlier than the ticker will next look."""
+        """Start the media jobs a request left; wake the ticker when a transition is due before it would look."""
+        for job in self.registry.drain_media_jobs():
+            runtime = self.accounts.get(job.account_sid)
+            if runtime is not None:
+                self.media.start(runtime.account, job, self.media_settled)
         due = self.registry.next_due()
         if due is not None and due < self.ticker_due:
             self.wake.set()
+
+    def media_settled(self) -> None:
+        """A media job told its account the outcome: send any callback now and look at the new due time."""
+        events = self.registry.drain_callbacks()
+        if events:
+            self.submit(events)
+        self.after_create()
 
     async def run_ticker(self) -> None:
         """Apply due lifecycle transitions and send their callbacks, sleeping until the next one (≤ TICK_S)."""
@@ -235,6 +260,7 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
         ticker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await ticker
+        await state.media.close()
         await state.webhooks.close()
 
 
@@ -245,12 +271,14 @@ def create_app(
     clock: Clock | None = None,
     control_token: str | None = None,
     read_timeout_s: float = READ_TIMEOUT_S,
+    analyse: Analyser | None = None,
 ) -> web.Application:
     """The mock as an aiohttp application (all limits off and no faults unless `config` says otherwise).
 
     `control_token`: when given, every `/__mock__/` request must carry it (`Authorization: Bearer …` or
     `X-Mock-Control-Token`), else 401; `serve()` insists on one off loopback. `read_timeout_s` bounds how long a
     request body may take to arrive (and, under `serve()`, its headers and an idle keep-alive connection).
+    `analyse`: what hears fetched media (default `mock_server._media.analyse`; tests inject a fake).
     """
     from mock_server import _control, _handlers
 
@@ -259,7 +287,12 @@ def create_app(
     if not (isinstance(read_timeout_s, int | float) and 0 < read_timeout_s <= 3600):
         raise ValueError(f"read_timeout_s must be a number of seconds in (0, 3600], got {read_timeout_s!r}")
     state = MockState(
-        config or MockConfig(), seed, clock or SystemClock(), control_token=control_token, read_timeout_s=read_timeout_s
+        config or MockConfig(),
+        seed,
+        clock or SystemClock(),
+        control_token=control_token,
+        read_timeout_s=read_timeout_s,
+        analyse=analyse,
     )
     app = web.Application()
     app[STATE] = state

@@ -81,6 +81,10 @@ BOUNDS: dict[str, Bound] = {
     "webhook_faults.max_attempts": Bound(1, 10, "attempts", integer=True),
     "webhook_faults.retry_base_ms": Bound(0, 60_000, "milliseconds"),
     "media_url_ttl_s": Bound(1, 604_800, "seconds", integer=True),
+    # Twilio tries a download for up to 10 minutes and takes recordings up to 3 GB (twilio-wire.md §2.3).
+    "media.timeout_s": Bound(0.01, 600, "seconds"),
+    "media.max_bytes": Bound(1, 3 * 1024**3, "bytes", integer=True),
+    "media.max_redirects": Bound(0, 20, "redirects", integer=True),
 }
 
 # `--seed N` and `POST /__mock__/seed`: any 63-bit non-negative integer.

@@ -94,6 +94,21 @@ class WebhookFaultsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MediaConfig:
+    """How the mock gets a transcript's audio (`media` in the config).
+
+    `fetch`: download `media_url` (or read the recordings store for `source_sid`) and analyse it, as Twilio does;
+    false keeps the synthetic behaviour (any URL "works": load tests with fake URLs). The bounds apply per fetch:
+    the whole download within `timeout_s`, at most `max_bytes`, at most `max_redirects` redirects followed.
+    """
+
+    fetch: bool = True
+    timeout_s: float = 30.0
+    max_bytes: int = 512 * 1024 * 1024
+    max_redirects: int = 5
+
+
+@dataclass(frozen=True, slots=True)
 class MockConfig:
     concurrency_limit: int | None = None
     latency_ms: LatencyConfig = LatencyConfig()
@@ -104,6 +119,7 @@ class MockConfig:
     faults: FaultsConfig = FaultsConfig()
     webhook_faults: WebhookFaultsConfig = WebhookFaultsConfig()
     media_url_ttl_s: int = 3600
+    media: MediaConfig = MediaConfig()
 
     @property
     def has_limits(self) -> bool:
@@ -343,6 +359,11 @@ def _parse_config(data: Mapping[str, Any], where: str) -> MockConfig:
             {"drop": 0, "duplicate": 0, "reorder": 0, "delay_ms": 0, "max_attempts": 5, "retry_base_ms": 200.0},
         )
     )
+    md = _section(r, "media")
+    media = MediaConfig(
+        md.boolean("fetch", True),
+        **_numbers(md, {"timeout_s": 30.0, "max_bytes": 512 * 1024 * 1024, "max_redirects": 5}),
+    )
     config = MockConfig(
         concurrency_limit=r.limit("concurrency_limit", BOUNDS["concurrency_limit"]),
         latency_ms=_parse_latency(r.get("latency_ms"), where),
@@ -353,6 +374,7 @@ def _parse_config(data: Mapping[str, Any], where: str) -> MockConfig:
         faults=faults,
         webhook_faults=webhook_faults,
         media_url_ttl_s=r.integer("media_url_ttl_s", 3600, BOUNDS["media_url_ttl_s"]),
+        media=media,
     )
     r.finish()
     return config
@@ -386,4 +408,5 @@ def _dump_config(c: MockConfig) -> dict[str, Any]:
         "faults": asdict(c.faults),
         "webhook_faults": asdict(c.webhook_faults),
         "media_url_ttl_s": c.media_url_ttl_s,
+        "media": asdict(c.media),
     }

@@ -28,6 +28,8 @@ from mock_server._bounds import SEED
 from mock_server._config import ConfigError
 from mock_server._errors import ApiError, internal_error, not_found
 from mock_server._handlers import error_response, json_response, media_handler, method_not_allowed, read_body
+from mock_server._media._host import MediaHost, read_blob
+from mock_server._sids import is_sid
 from mock_server._stats import totals
 
 __all__ = ["CONTROL_TOKEN_HEADER", "ENDPOINTS", "add_routes", "check_control_token"]
@@ -101,6 +103,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint("POST", "/__mock__/seed", 'body {"seed": N}: reset and re-seed, exactly as a fresh --seed N process'),
     Endpoint("GET", "/__mock__/media/{AccountSid}/{TranscriptSid}", "signed media download (the signature is the key)"),
+    Endpoint("GET", "/__mock__/accounts/{AccountSid}/alerts", "the account's alert log (media failures with codes)"),
+    Endpoint(
+        "PUT",
+        "/__mock__/accounts/{AccountSid}/recordings/{RecordingSid}",
+        "store a Recording's audio (the raw bytes as the body) for source_sid transcripts",
+    ),
+    Endpoint("PUT", "/__mock__/media/{name}", "media host: store the body, answer a signed URL (?ttl_s=N)"),
+    Endpoint("GET", "/__mock__/media/{name}", "media host download (the signature is the key; 403 once expired)"),
 )
 
 
@@ -210,6 +220,19 @@ class _Control:
     async def account_stats_handler(self, request: web.Request) -> web.StreamResponse:
         return json_response(200, self.account_stats(self._runtime(request)))
 
+    async def alerts(self, request: web.Request) -> web.StreamResponse:
+        return json_response(200, self._runtime(request).account.render_alerts())
+
+    async def put_recording(self, request: web.Request) -> web.StreamResponse:
+        runtime = self._runtime(request)
+        sid = request.match_info["RecordingSid"]
+        if not is_sid(sid, "RE"):
+            raise _bad(f"'{sid[:40]}' is not a Recording SID (RE followed by 32 hex digits)")
+        data = await read_blob(request, runtime.config.media.max_bytes, self.state.read_timeout_s)
+        if not runtime.account.put_recording(sid, data):
+            return web.Response(status=204)
+        return json_response(201, {"account_sid": runtime.sid, "sid": sid, "size": len(data)})
+
     async def reset(self, request: web.Request) -> web.StreamResponse:
         await self._body(request)  # read (and judge) whatever was sent, so the connection stays in step
         self.state.reset()
@@ -256,12 +279,13 @@ def _control_unauthorized() -> ApiError:
     )
 
 
-def _dispatch(state: MockState, by_method: Mapping[str, Handler], *, open_: bool = False) -> Handler:
-    """One aiohttp route per path: token check, Twilio's JSON 405 for a wrong method, JSON for every error."""
+def _dispatch(state: MockState, by_method: Mapping[str, Handler], *, open_: frozenset[str] = frozenset()) -> Handler:
+    """One aiohttp route per path: token check (except for the `open_` methods), Twilio's JSON 405 for a wrong
+    method, JSON for every error."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
         try:
-            if not open_ and not _authorized(state, request):
+            if request.method not in open_ and not _authorized(state, request):
                 raise _control_unauthorized()
             handler = by_method.get(request.method)
             if handler is None:
@@ -279,6 +303,7 @@ def _dispatch(state: MockState, by_method: Mapping[str, Handler], *, open_: bool
 
 def add_routes(app: web.Application, state: MockState) -> None:
     c = _Control(state)
+    host = MediaHost(state)
     handlers: dict[tuple[str, str], Handler] = {
         ("GET", "/__mock__/"): c.index,
         ("POST", "/__mock__/accounts"): c.create_account,
@@ -292,6 +317,10 @@ def add_routes(app: web.Application, state: MockState) -> None:
         ("POST", "/__mock__/reset"): c.reset,
         ("POST", "/__mock__/seed"): c.seed,
         ("GET", "/__mock__/media/{AccountSid}/{TranscriptSid}"): media_handler(state),
+        ("GET", "/__mock__/accounts/{AccountSid}/alerts"): c.alerts,
+        ("PUT", "/__mock__/accounts/{AccountSid}/recordings/{RecordingSid}"): c.put_recording,
+        ("PUT", "/__mock__/media/{name}"): host.put,
+        ("GET", "/__mock__/media/{name}"): host.get,
     }
     assert {(e.method, e.path) for e in ENDPOINTS} == set(handlers), "the index must list exactly the routes"
     by_path: dict[str, dict[str, Handler]] = {}
@@ -299,7 +328,9 @@ def add_routes(app: web.Application, state: MockState) -> None:
         by_path.setdefault(path, {})[method] = handler
     for path, by_method in by_path.items():
         route = path.replace("{AccountSid}", "{account_sid}").replace("{TranscriptSid}", "{sid}")
-        open_ = path.startswith("/__mock__/media/")  # the signature is the credential, as on Twilio's media URLs
+        route = route.replace("{RecordingSid}", "{RecordingSid:[^/]+}")  # any segment reaches the handler (400)
+        # Downloads need no token: the signature is the credential, as on Twilio's media URLs and S3's.
+        open_ = frozenset({"GET"}) if path.startswith("/__mock__/media/") else frozenset()
         app.router.add_route("*", route, _dispatch(state, by_method, open_=open_))
         if path == "/__mock__/":
             app.router.add_route("*", "/__mock__", _dispatch(state, by_method))

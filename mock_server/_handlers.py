@@ -278,8 +278,18 @@ def _query(request: web.Request) -> Params:
 # --- media -------------------------------------------------------------------------------------------------------
 
 
+def _head(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read(64)
+
+
 def media_handler(state: MockState) -> Handler:
-    """GET /__mock__/media/{AC…}/{GT…}?Expires=&Signature= → audio/wav; the signature is the credential."""
+    """GET /__mock__/media/{AC…}/{GT…}?Expires=&Signature= → the transcript's audio; the signature is the credential.
+
+    A transcript made from fetched media serves those bytes (Content-Type sniffed from them); one whose media was
+    never fetched (`media.fetch` off) serves a generated two-tone WAV.
+    """
+    from mock_server._media._host import sniff_content_type
 
     async def handle(request: web.Request) -> web.StreamResponse:
         query = request.rel_url.query
@@ -292,6 +302,12 @@ def media_handler(state: MockState) -> Handler:
             )
         except ApiError as error:
             return error_response(error)
+        if isinstance(data, str):
+            try:
+                head = await asyncio.to_thread(_head, data)
+            except OSError:
+                return error_response(not_found(request.path))
+            return web.FileResponse(data, headers={"Content-Type": sniff_content_type(head)})
         return web.Response(body=data, content_type="audio/wav")
 
     return handle

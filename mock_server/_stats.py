@@ -49,6 +49,10 @@ _SUMMED = (
     "webhooks_sent",
     "webhooks_failed",
     "webhooks_dropped",
+    "media_fetched",
+    "media_failed",
+    "alerts",
+    "recordings_stored",
 )
 
 # Every key README's control-plane table promises in both the global and each account's stats document.

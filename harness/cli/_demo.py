@@ -31,6 +31,7 @@ DEMO_CONFIG: dict[str, Any] = {
     "lifecycle": {"mode": "after_seconds", "seconds": 1.0, "failure_rate": 0.0},
     "faults": {"error_5xx": 0.01, "reset_after_commit": 0.01},
     "webhook_faults": {"drop": 0.1, "duplicate": 0.1, "delay_ms": 200},
+    "media": {"fetch": False},  # the demo's manifest names recordings.example.com: nothing to fetch
 }
 
 

@@ -9,7 +9,7 @@ from collections import Counter
 from typing import Any
 
 from mock_server import _strict_json as strict_json
-from mock_server._config import LifecycleConfig
+from mock_server._config import LifecycleConfig, MediaConfig
 from mock_server._errors import ApiError, conflict, invalid_parameter, not_found, precondition_failed
 from mock_server._model._catalogue import (
     OPERATOR_TYPES,
@@ -21,6 +21,7 @@ from mock_server._model._catalogue import (
     render_prebuilt,
 )
 from mock_server._model._context import Context
+from mock_server._model._media import new_alert_log
 from mock_server._model._params import Params, Result
 from mock_server._model._records import CustomOperatorRecord, ServiceRecord, TranscriptRecord
 from mock_server._model._render import BASE, iso, paginate
@@ -35,11 +36,21 @@ WEBHOOK_METHODS = ("GET", "POST", "NULL")
 
 
 class Account(TranscriptOperations):
-    def __init__(self, sid: str, auth_token: str, ctx: Context, lifecycle: LifecycleConfig | None = None) -> None:
+    def __init__(
+        self,
+        sid: str,
+        auth_token: str,
+        ctx: Context,
+        lifecycle: LifecycleConfig | None = None,
+        media: MediaConfig | None = None,
+    ) -> None:
         self.sid = sid
         self.auth_token = auth_token
         self.ctx = ctx
         self.lifecycle = lifecycle or LifecycleConfig()
+        self.media = media or MediaConfig()
+        self.alerts = new_alert_log()
+        self.recordings: dict[str, bytes] = {}
         self.services: dict[str, ServiceRecord] = {}
         self.transcripts: dict[str, TranscriptRecord] = {}
         self.order: list[TranscriptRecord] = []
@@ -60,6 +71,7 @@ class Account(TranscriptOperations):
             "transcripts_stored": len(self.transcripts),
             "transcripts_by_customer_key": dict(self.customer_keys),
             "services": len(self.services),
+            **self.media_stats(),
         }
 
     # --- services ----------------------------------------------------------------------------------------------

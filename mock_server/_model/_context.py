@@ -7,10 +7,18 @@ import hmac
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from mock_server._clock import Clock
 from mock_server._model._params import CallbackEvent
 from mock_server._sids import SidFactory
+
+if TYPE_CHECKING:
+    from mock_server._model._media import MediaJob
+
+
+def _keep(path: str) -> None:
+    """The default for `discard_media`: with no media pipeline attached there are no files to remove."""
 
 
 @dataclass
@@ -20,6 +28,8 @@ class Context:
     sids: SidFactory
     schedule: Callable[[float, str, str], None]  # (due, account_sid, transcript_sid)
     outbox: list[CallbackEvent] = field(default_factory=list)
+    media_jobs: list[MediaJob] = field(default_factory=list)  # drained by the HTTP side's media pipeline
+    discard_media: Callable[[str], None] = _keep  # a deleted transcript's media file, for the pipeline to remove
     public_base_url: str = "http://127.0.0.1:8080"
     media_url_ttl_s: int = 3600
     secret: bytes = b""

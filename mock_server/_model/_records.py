@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol
+
 from mock_server._config import LifecycleConfig
 
 QUEUED, IN_PROGRESS, COMPLETED, FAILED = "queued", "in-progress", "completed", "failed"
@@ -45,10 +48,44 @@ class ServiceRecord:
         self.updated = created
 
 
+class SegmentInfo(Protocol):
+    """Where speech is on one channel (`mock_server._media.Segment`): media channel 1 or 2, seconds, level."""
+
+    @property
+    def channel(self) -> int: ...
+    @property
+    def start_s(self) -> float: ...
+    @property
+    def end_s(self) -> float: ...
+    @property
+    def level_db(self) -> float: ...
+
+
+class MediaInfo(Protocol):
+    """What the mock heard in a transcript's media (`mock_server._media.MediaAnalysis`), as the model reads it."""
+
+    @property
+    def format(self) -> str: ...
+    @property
+    def sample_rate(self) -> int: ...
+    @property
+    def channels(self) -> int: ...
+    @property
+    def duration_s(self) -> float: ...
+    @property
+    def segments(self) -> Sequence[SegmentInfo]: ...
+
+
 class TranscriptRecord:
-    """One transcript. Status moves forward only: queued → in-progress → completed | failed."""
+    """One transcript. Status moves forward only: queued → in-progress → completed | failed.
+
+    With media fetching on, a new transcript is `media_pending` (queued, nothing scheduled) until the media pipeline
+    reports: then `analysis` holds what was heard in the audio and `media_path` the original bytes on disk (or the
+    transcript fails), and the lifecycle delay runs from that moment.
+    """
 
     __slots__ = (
+        "analysis",
         "channel",
         "created",
         "customer_key",
@@ -57,6 +94,8 @@ class TranscriptRecord:
         "duration",
         "encryption_credential_sid",
         "language_code",
+        "media_path",
+        "media_pending",
         "media_start_time",
         "operator_sids",
         "polls",
@@ -102,6 +141,33 @@ class TranscriptRecord:
         self.duration = 0
         self.will_fail = False
         self.deleted = False
+        self.media_pending = False  # the media pipeline has not reported yet
+        self.analysis: MediaInfo | None = None  # set when the media was fetched and analysed
+        self.media_path: str | None = None  # the fetched media, kept for the Media subresource
+
+
+class AlertRecord:
+    """One entry of an account's alert log (Twilio's Debugger: Monitor → Errors), e.g. a media fetch failure."""
+
+    __slots__ = ("code", "created", "customer_key", "media_url", "message", "source_sid", "transcript_sid")
+
+    def __init__(
+        self,
+        code: int,
+        message: str,
+        transcript_sid: str,
+        customer_key: str | None,
+        media_url: str | None,
+        source_sid: str | None,
+        created: float,
+    ) -> None:
+        self.code = code
+        self.message = message
+        self.transcript_sid = transcript_sid
+        self.customer_key = customer_key
+        self.media_url = media_url  # scrubbed: no query, fragment or userinfo
+        self.source_sid = source_sid
+        self.created = created
 
 
 class CustomOperatorRecord:
@@ -123,8 +189,11 @@ __all__ = [
     "FINAL",
     "IN_PROGRESS",
     "QUEUED",
+    "AlertRecord",
     "CustomOperatorRecord",
     "LifecycleConfig",
+    "MediaInfo",
+    "SegmentInfo",
     "ServiceRecord",
     "TranscriptRecord",
 ]

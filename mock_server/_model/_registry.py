@@ -18,10 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from mock_server._clock import Clock
-from mock_server._config import LifecycleConfig
+from mock_server._config import LifecycleConfig, MediaConfig
 from mock_server._errors import ApiError, not_found
 from mock_server._model._account import Account
 from mock_server._model._context import Context
+from mock_server._model._media import MediaJob
 from mock_server._model._params import CallbackEvent
 from mock_server._sids import SidFactory
 
@@ -76,10 +77,15 @@ class Registry:
 
     # --- accounts and credentials ------------------------------------------------------------------------------
 
-    def create_account(self, auth_token: str | None = None, lifecycle: LifecycleConfig | None = None) -> Account:
+    def create_account(
+        self,
+        auth_token: str | None = None,
+        lifecycle: LifecycleConfig | None = None,
+        media: MediaConfig | None = None,
+    ) -> Account:
         sid = self.ctx.sids.new("AC")
         token = auth_token if auth_token is not None else f"{self.rng.getrandbits(128):032x}"
-        account = Account(sid, token, self.ctx, lifecycle)
+        account = Account(sid, token, self.ctx, lifecycle, media)
         self._accounts[sid] = account
         return account
 
@@ -118,6 +124,7 @@ class Registry:
         self._keys.clear()
         self._heap.clear()
         self.ctx.outbox.clear()
+        self.ctx.media_jobs.clear()
 
     def reseed(self, seed: int) -> None:
         self.rng.seed(seed)
@@ -146,26 +153,42 @@ class Registry:
         self.ctx.outbox.clear()
         return events
 
+    def drain_media_jobs(self) -> list[MediaJob]:
+        jobs = self.ctx.media_jobs[:]
+        self.ctx.media_jobs.clear()
+        return jobs
+
     # --- signed media ------------------------------------------------------------------------------------------
+
+    def check_signed(self, path: str, expires: str | None, signature: str | None) -> str:
+        """ "ok" when `path` was signed by this registry and has not expired, else "invalid" or "expired"."""
+        # ASCII digits only (int() would take "٣", " 3", "+3", "3_0"): the exact text the signer wrote.
+        if not expires or len(expires) > 12 or not expires.isascii() or not expires.isdigit():
+            return "invalid"
+        expires_at = int(expires)
+        expected = self.ctx.sign(path, expires_at)
+        if not hmac.compare_digest(expected.encode(), (signature or "").encode("utf-8", "replace")):
+            return "invalid"
+        return "expired" if self.clock.now() > expires_at else "ok"
 
     def verify_signed(self, path: str, expires: str | None, signature: str | None) -> None:
         """Raise 403 unless `path` was signed by this registry and has not expired."""
-        # ASCII digits only (int() would take "٣", " 3", "+3", "3_0"): the exact text the signer wrote.
-        if not expires or len(expires) > 12 or not expires.isascii() or not expires.isdigit():
+        verdict = self.check_signed(path, expires, signature)
+        if verdict == "invalid":
             raise ApiError(403, 20403, "Media URL signature is missing or invalid")
-        expires_at = int(expires)
-        expected = self.ctx.sign(path, expires_at)
-        if not hmac.compare_digest(expected, signature or ""):
-            raise ApiError(403, 20403, "Media URL signature is missing or invalid")
-        if self.clock.now() > expires_at:
+        if verdict == "expired":
             raise ApiError(403, 20403, "Media URL has expired")
 
-    def media(self, account_sid: str, transcript_sid: str, expires: str | None, signature: str | None) -> bytes:
+    def media(self, account_sid: str, transcript_sid: str, expires: str | None, signature: str | None) -> bytes | str:
+        """A transcript's media: the path of the audio it was made from when fetched, else a generated tone."""
         path = f"/__mock__/media/{account_sid}/{transcript_sid}"
         self.verify_signed(path, expires, signature)
         account = self._accounts.get(account_sid)
-        if account is None or transcript_sid not in account.transcripts:
+        transcript = account.transcripts.get(transcript_sid) if account is not None else None
+        if transcript is None:
             raise not_found(path)
+        if transcript.media_path is not None:
+            return transcript.media_path
         return wav_for(transcript_sid)
 
 

@@ -5,6 +5,9 @@ in-progress from a quarter of the way, then completed at `created + seconds + pe
 registry's `tick` finishes due transcripts and sends their callbacks even if nobody polls); `after_polls` turns
 in-progress on the first fetch and completes on the N-th. `failure_rate` (seeded) makes some end `failed` instead.
 Status only ever moves forward.
+
+With `media.fetch` on, the transcript first waits for its media (`_media.py`): the lifecycle starts when the media
+pipeline has heard the audio, and `per_media_second` and `duration` then use the media's real length.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import math
 from collections import Counter
 from typing import Any
 
-from mock_server._config import LifecycleConfig
+from mock_server._config import LifecycleConfig, MediaConfig
 from mock_server._errors import ApiError, invalid_parameter, not_found
 from mock_server._model._channel import parse_channel
 from mock_server._model._content import (
@@ -26,6 +29,7 @@ from mock_server._model._content import (
     render_sentence,
 )
 from mock_server._model._context import Context
+from mock_server._model._media import MediaOperations
 from mock_server._model._params import CallbackEvent, Params, Result
 from mock_server._model._records import (
     COMPLETED,
@@ -43,11 +47,12 @@ CUSTOMER_KEY_MAX = 64
 EVENT_TYPE = "voice_intelligence_transcript_available"
 
 
-class TranscriptOperations:
+class TranscriptOperations(MediaOperations):
     sid: str
     auth_token: str
     ctx: Context
     lifecycle: LifecycleConfig
+    media: MediaConfig
     services: dict[str, ServiceRecord]
     transcripts: dict[str, TranscriptRecord]
     order: list[TranscriptRecord]
@@ -93,8 +98,8 @@ class TranscriptOperations:
     def _finish(self, t: TranscriptRecord, now: float) -> None:
         t.status = FAILED if t.will_fail else COMPLETED
         t.updated = now
-        if t.status == COMPLETED:
-            t.duration = media_seconds(t.sid)
+        if t.status == COMPLETED and t.analysis is None:
+            t.duration = media_seconds(t.sid)  # nothing was heard (fetching off): a deterministic invented length
         self.counts[t.status] += 1
         service = self.services.get(t.service_sid)
         if service is None or not service.webhook_url or service.webhook_http_method == "NULL":
@@ -117,7 +122,7 @@ class TranscriptOperations:
 
     def refresh(self, t: TranscriptRecord, now: float, *, poll: bool = False) -> None:
         """Bring `t` up to date with the clock (and count a poll when `poll`)."""
-        if t.status in FINAL:
+        if t.status in FINAL or t.media_pending:
             return
         if math.isinf(t.due):  # after_polls
             if poll:
@@ -165,16 +170,24 @@ class TranscriptOperations:
         if customer_key is not None:
             self.customer_keys[customer_key] += 1
         self.counts["created"] += 1
+        if not self._wait_for_media(t, channel.media_url):
+            self._start_lifecycle(t, now)
+        return Result(202, self.render_transcript(t))
+
+    def _start_lifecycle(self, t: TranscriptRecord, now: float) -> None:
+        """Run the configured lifecycle from `now` (creation, or when the media has been heard)."""
+        lifecycle = self.lifecycle
+        t.due = now
         if lifecycle.mode == "after_polls":
-            t.due = math.inf
+            t.due, t.polls = math.inf, 0
         elif lifecycle.mode == "after_seconds":
-            total = lifecycle.seconds + lifecycle.per_media_second * media_seconds(t.sid)
+            length = t.analysis.duration_s if t.analysis is not None else media_seconds(t.sid)
+            total = lifecycle.seconds + lifecycle.per_media_second * length
             t.started, t.due = now + total / 4, now + total
             if total > 0:
                 self.ctx.schedule(t.due, self.sid, t.sid)
         if t.due <= now:
             self._finish(t, now)
-        return Result(202, self.render_transcript(t))
 
     def _transcript(self, sid: str, path: str = "") -> TranscriptRecord:
         t = self.transcripts.get(sid)
@@ -191,6 +204,9 @@ class TranscriptOperations:
         t = self._transcript(sid)
         del self.transcripts[sid]
         t.deleted = True
+        if t.media_path is not None:
+            self.ctx.discard_media(t.media_path)
+            t.media_path = None
         if t.source_sid is not None:
             self.by_source_sid.pop(t.source_sid, None)  # one transcript per Recording: deleting frees it
         self.counts["deleted"] += 1

@@ -27,7 +27,8 @@ CHANNEL = {"media_properties": {"media_url": "https://media.example.com/call.wav
 
 @pytest.fixture
 async def mock() -> AsyncIterator[RunningMock]:
-    async with serve(MockConfig.from_json({"lifecycle": {"mode": "immediate"}}), port=0, seed=11) as running:
+    config = {"lifecycle": {"mode": "immediate"}, "media": {"fetch": False}}
+    async with serve(MockConfig.from_json(config), port=0, seed=11) as running:
         yield running
 
 

@@ -150,7 +150,9 @@ async def test_completion_webhook_is_signed_and_carries_the_documented_fields(se
     receiver = web.Application()
     receiver.router.add_post("/hook", hook)
     async with TestServer(receiver, host="127.0.0.1") as hook_server:
-        config = MockConfig.from_json({"lifecycle": {"mode": "after_seconds", "seconds": 0.1}})
+        config = MockConfig.from_json(
+            {"lifecycle": {"mode": "after_seconds", "seconds": 0.1}, "media": {"fetch": False}}
+        )
         async with mock_server.serve(config, seed=5) as mock:
             creds = await _account(session, mock.base_url)
             hook_url = str(hook_server.make_url("/hook"))

@@ -24,7 +24,7 @@ CHANNEL = {
     "participants": [{"channel_participant": 1, "role": "Customer"}, {"channel_participant": 2, "role": "Agent"}],
 }
 # Transcripts complete a moment after creation, so the clients really wait for `completed`.
-CONFIG = {"lifecycle": {"mode": "after_seconds", "seconds": 0.2}}
+CONFIG = {"lifecycle": {"mode": "after_seconds", "seconds": 0.2}, "media": {"fetch": False}}
 
 
 @pytest.fixture

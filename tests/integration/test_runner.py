@@ -42,7 +42,8 @@ def manifest(path: Path, n: int, bad_rows: int = 0) -> Path:
 
 @pytest.fixture
 async def mock() -> AsyncIterator[RunningMock]:
-    async with serve(MockConfig.from_json({"lifecycle": {"mode": "immediate"}}), port=0, seed=5) as running:
+    config = {"lifecycle": {"mode": "immediate"}, "media": {"fetch": False}}
+    async with serve(MockConfig.from_json(config), port=0, seed=5) as running:
         yield running
 
 

@@ -35,7 +35,8 @@ ORIGINAL_HOOK = "https://hooks.example.com/original"
 
 @pytest.fixture
 async def mock() -> AsyncIterator[RunningMock]:
-    async with serve(MockConfig.from_json({"lifecycle": {"mode": "immediate"}}), port=0, seed=7) as running:
+    config = {"lifecycle": {"mode": "immediate"}, "media": {"fetch": False}}
+    async with serve(MockConfig.from_json(config), port=0, seed=7) as running:
         yield running
 
 
@@ -186,7 +187,8 @@ async def test_an_api_that_vanishes_during_the_wait_is_reported_and_ends_with_ex
         env.update(dict(part.split("=", 1) for part in exports.split()[1:]))
         manifest = write_manifest(tmp_path / "calls.jsonl", 5)
         async with httpx.AsyncClient(base_url=env["CINTEL_BASE_URL"]) as control:
-            await control.patch("/__mock__/config", json={"lifecycle": {"mode": "after_seconds", "seconds": 600}})
+            patch = {"lifecycle": {"mode": "after_seconds", "seconds": 600}, "media": {"fetch": False}}
+            await control.patch("/__mock__/config", json=patch)
         run = await start("submit", str(manifest), "--unreachable-timeout", "3", "--log-format", "json", env=env)
         await asyncio.sleep(3)  # submitted, now waiting
         api.kill()

@@ -9,7 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from mock_server import MockConfig
-from tests.mock_server.support import Api, Recorder, recorded_app
+from tests.mock_server.support import Api, Recorder, offline, recorded_app
 
 
 @pytest.fixture
@@ -25,11 +25,14 @@ ApiFactory = Callable[..., Any]
 
 @pytest.fixture
 async def make_api(recorder: Recorder) -> AsyncIterator[ApiFactory]:
-    """`await make_api(config_json_or_None, seed=0, clock=None)` → an `Api` on a fresh app (closed at teardown)."""
+    """`await make_api(config_json_or_None, seed=0, clock=None)` → an `Api` on a fresh app (closed at teardown).
+
+    Media fetching is off unless `config` has a `media` key (these tests use fake media URLs).
+    """
     clients: list[TestClient[Any, Any]] = []
 
     async def make(config: dict[str, Any] | None = None, **kwargs: Any) -> Api:
-        app = recorded_app(recorder, MockConfig.from_json(config) if config is not None else None, **kwargs)
+        app = recorded_app(recorder, MockConfig.from_json(offline(config)), **kwargs)
         client: TestClient[Any, Any] = TestClient(TestServer(app, host="127.0.0.1"))
         await client.start_server()
         clients.append(client)

@@ -7,7 +7,7 @@ import random
 from typing import Any
 
 from mock_server._clock import ManualClock
-from mock_server._config import LifecycleConfig
+from mock_server._config import LifecycleConfig, MediaConfig
 from mock_server._model import Account, Params, Registry
 
 
@@ -28,7 +28,7 @@ def world(seed: int = 1, **lifecycle: Any) -> tuple[Registry, Account, ManualClo
     """A registry, one account with the given lifecycle, a clock, and a service with a webhook."""
     clock = ManualClock()
     registry = Registry(random.Random(seed), clock)
-    account = registry.create_account(lifecycle=LifecycleConfig(**lifecycle))
+    account = registry.create_account(lifecycle=LifecycleConfig(**lifecycle), media=MediaConfig(fetch=False))
     service = account.create_service(P(UniqueName="calls", WebhookUrl="https://hooks.example.com/ci"))
     assert service.body is not None
     return registry, account, clock, service.body["sid"]
