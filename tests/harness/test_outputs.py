@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 
 from harness._outputs import OutputDirError, item_filename, prepare, write_private
 
-
 KEYS = st.text(st.characters(codec="utf-8") | st.characters(categories=["Cs"]), min_size=1, max_size=64)
 
 
