@@ -6,9 +6,11 @@
 2. gets the bytes into a file of its own: `media_url` is downloaded by `_fetch.fetch_to_file` (once, no auth, bounded
    time, size and redirects), a `source_sid` is read from the account's recordings store;
 3. runs the analyser (`mock_server._media.analyse`, or the one injected with `create_app(analyse=…)`) in a thread
-   pool via `loop.run_in_executor`, so decoding never blocks the event loop that serves the API;
-4. reports back: `media_ready(analysis, path)` keeps the file for the Media subresource and starts the lifecycle,
-   `media_failed(code, message)` fails the transcript and writes the alert (`_alerts.py` says which code when).
+   pool via `loop.run_in_executor`, so decoding never blocks the event loop that serves the API; the same worker
+   hashes the file (SHA-256, read in blocks), the key a script may be registered under and the seed of its words;
+4. reports back: `media_ready(analysis, path, sha256=…)` keeps the file for the Media subresource and starts the
+   lifecycle, `media_failed(code, message)` fails the transcript and writes the alert (`_alerts.py` says which code
+   when).
 
 A transcript deleted while its media is in flight is simply forgotten (its file removed). `reset()` cancels every
 job and removes the old files; `close()` (app shutdown) also closes the HTTP session and the thread pool.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import shutil
@@ -46,7 +49,9 @@ class MediaTarget(Protocol):
     """What the pipeline needs of an account (`mock_server._model.Account`)."""
 
     def media_started(self, transcript_sid: str, now: float) -> bool: ...
-    def media_ready(self, transcript_sid: str, analysis: MediaInfo, media_path: str | None, now: float) -> bool: ...
+    def media_ready(
+        self, transcript_sid: str, analysis: MediaInfo, media_path: str | None, now: float, *, sha256: str | None = None
+    ) -> bool: ...
     def media_failed(self, transcript_sid: str, code: int, message: str, now: float) -> bool: ...
     def recording(self, recording_sid: str) -> bytes | None: ...
 
@@ -57,6 +62,18 @@ def _default_analyse(source: bytes | str | os.PathLike[str]) -> MediaInfo:
 
     analyse: Analyser = getattr(_media, "analyse")  # noqa: B009 - resolved at run time, not at import
     return analyse(source)
+
+
+HASH_BLOCK = 1 << 20
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """The hex SHA-256 of a file, read in blocks (a long recording never sits in memory whole)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(HASH_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _rejection(exc: BaseException) -> MediaFailure | None:
@@ -116,8 +133,8 @@ class MediaPipeline:
         path = self._directory() / f"{job.account_sid}-{tsid}"
         kept = False
         try:
-            analysis = await self._hear(account, job, path)
-            kept = account.media_ready(tsid, analysis, str(path), self.clock.now())
+            analysis, sha256 = await self._hear(account, job, path)
+            kept = account.media_ready(tsid, analysis, str(path), self.clock.now(), sha256=sha256)
         except MediaFailure as failure:
             account.media_failed(tsid, failure.code, failure.message, self.clock.now())
         except asyncio.CancelledError:
@@ -133,7 +150,12 @@ class MediaPipeline:
                 self.discard(str(path))
             settled()
 
-    async def _hear(self, account: MediaTarget, job: MediaJob, path: Path) -> MediaInfo:
+    def _analyse_and_hash(self, path: str) -> tuple[MediaInfo, str]:
+        """In a worker thread: what is heard in the file (or the analyser's refusal), then the file's hash."""
+        analysis = self.analyse(path)
+        return analysis, file_sha256(path)
+
+    async def _hear(self, account: MediaTarget, job: MediaJob, path: Path) -> tuple[MediaInfo, str]:
         loop = asyncio.get_running_loop()
         if job.media_url is not None:
             await fetch_to_file(self._session_now(), job.media_url, path, job.limits)
@@ -147,7 +169,7 @@ class MediaPipeline:
                     INVALID_MEDIA_TYPE, f"Recording {sid} is larger than the {job.limits.max_bytes} bytes allowed"
                 )
             await loop.run_in_executor(self.executor, path.write_bytes, data)
-        return await loop.run_in_executor(self.executor, self.analyse, str(path))
+        return await loop.run_in_executor(self.executor, self._analyse_and_hash, str(path))
 
     # --- files and shutdown -------------------------------------------------------------------------------------
 

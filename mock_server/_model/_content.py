@@ -1,22 +1,21 @@
-"""What a completed transcript says: sentences and operator results, deterministic per transcript.
+"""Invented content, deterministic per transcript: the sentences of media nobody listened to, and the results of
+the operators that do not read the sentences.
 
-Sentences come from a `SentenceSource`. The default one writes a plausible two-party call from a seed derived from
-the transcript SID, so the same transcript always reads the same. This is the seam where audio-derived sentences
-(the mock decoding `media_url` and finding speech per channel) plug in later: a source that returns
-`SentenceRecord`s from the media instead of from the seed, with nothing else in the model changing.
+Transcripts whose media was heard take their sentences from the audio (`_sentences.py`); with media fetching off,
+sentences come from a `SentenceSource`, by default `ScriptedConversation`: a plausible two-party call from a seed
+derived from the transcript SID, so the same transcript always reads the same. The pre-built PII operator's result is
+computed from the sentences (`_sentences.py` with `mock_server._media._pii`), not invented here.
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
-import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from mock_server._model._catalogue import PREBUILT_BY_SID, TYPES_BY_NAME
 
-PII = re.compile(r"\+?\d[\d\- ]{6,}\d|[\w.]+@[\w.]+\w")
 AGENT_LINES = (
     "Thank you for calling, how can I help you today?",
     "Can I have your phone number please?",
@@ -81,42 +80,13 @@ class ScriptedConversation:
         return out
 
 
-def redact(text: str) -> str:
-    return PII.sub("[Redacted]", text)
-
-
-def render_sentence(
-    record: SentenceRecord, index: int, sid: str, *, redacted: bool, word_timestamps: bool
-) -> dict[str, Any]:
-    text = redact(record.text) if redacted else record.text
-    words: list[dict[str, Any]] = []
-    if word_timestamps:
-        tokens = text.split()
-        step = (record.end_s - record.start_s) / max(len(tokens), 1)
-        words = [
-            {
-                "word": token,
-                "start_time": round(record.start_s + k * step, 2),
-                "end_time": round(record.start_s + (k + 1) * step, 2),
-            }
-            for k, token in enumerate(tokens)
-        ]
-    return {
-        "media_channel": record.media_channel,
-        "sentence_index": index,
-        "start_time": f"{record.start_s:.2f}",
-        "end_time": f"{record.end_s:.2f}",
-        "transcript": text,
-        "sid": sid,
-        "confidence": f"{record.confidence:.4f}",
-        "words": words,
-    }
-
-
 def operator_result(
     operator_sid: str, name: str, operator_type: str, transcript_sid: str, url: str, *, redacted: bool
 ) -> dict[str, Any]:
-    """One operator result shaped by its type; values are deterministic per (transcript, operator)."""
+    """One operator result shaped by its type; values are deterministic per (transcript, operator).
+
+    Not for the PII operator (`pii-extract`), whose result is what `mock_server._media._pii` finds in the sentences.
+    """
     rng = _rng_for(transcript_sid + operator_sid, "operator")
     result_type = TYPES_BY_NAME[operator_type].result_type if operator_type in TYPES_BY_NAME else "extract"
     body: dict[str, Any] = {
@@ -148,14 +118,12 @@ def operator_result(
         body["utterance_match"] = match
         body["match_probability"] = round(rng.uniform(0.6, 0.99) if match else rng.uniform(0.0, 0.4), 4)
         body["utterance_results"] = [{"utterance_index": 3, "label": "match", "probability": 0.9}] if match else []
-    elif result_type in ("extract", "pii-extract", "extract-normalize"):
-        values = ["+1 555 010 4477", "pat.jones@example.com"] if result_type == "pii-extract" else ["billing"]
+    elif result_type in ("extract", "extract-normalize"):
         body["extract_match"] = True
         body["match_probability"] = round(rng.uniform(0.7, 0.99), 4)
-        shown = ["[Redacted]" for _ in values] if redacted and result_type == "pii-extract" else values
-        body["extract_results"] = {"entities": shown}
+        body["extract_results"] = {"entities": ["billing"]}
         if result_type == "extract-normalize":
-            body["normalized_result"] = shown[0]
+            body["normalized_result"] = "billing"
     elif result_type == "text-generation":
         text = "The customer asked about a charge on their bill; the agent updated their address."
         body["text_generation_results"] = {"result": f"[Redacted: {name}]" if redacted else text, "format": "text"}

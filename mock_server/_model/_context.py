@@ -1,4 +1,5 @@
-"""What every account shares with its registry: the clock, the seeded generator, scheduling and the outbox."""
+"""What every account shares with its registry: the clock, the seeded generator, scheduling, the outbox and the
+scripts registered for media."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from mock_server._clock import Clock
+from mock_server._media._script import ScriptStore
 from mock_server._model._params import CallbackEvent
 from mock_server._sids import SidFactory
 
@@ -33,6 +35,7 @@ class Context:
     public_base_url: str = "http://127.0.0.1:8080"
     media_url_ttl_s: int = 3600
     secret: bytes = b""
+    scripts: ScriptStore = field(default_factory=ScriptStore)  # the app's, shared by every account (control plane)
 
     def sign(self, path: str, expires: int) -> str:
         return hmac.new(self.secret, f"{path}:{expires}".encode(), hashlib.sha256).hexdigest()

@@ -104,8 +104,11 @@ class MediaOperations:
             t.status, t.updated = IN_PROGRESS, now
         return True
 
-    def media_ready(self, transcript_sid: str, analysis: MediaInfo, media_path: str | None, now: float) -> bool:
-        """The media was fetched and analysed: keep what was heard, take its duration, start the lifecycle.
+    def media_ready(
+        self, transcript_sid: str, analysis: MediaInfo, media_path: str | None, now: float, *, sha256: str | None = None
+    ) -> bool:
+        """The media was fetched and analysed: keep what was heard (and the media's hex SHA-256, which finds its
+        script and seeds its words), take its duration, start the lifecycle.
 
         Returns False when nobody is waiting any more (the transcript was deleted): the caller discards the file.
         """
@@ -115,6 +118,7 @@ class MediaOperations:
         t.media_pending = False
         t.analysis = analysis
         t.media_path = media_path
+        t.media_sha256 = sha256
         t.duration = max(0, math.floor(analysis.duration_s + 0.5))
         self.counts["media_fetched"] += 1
         self._start_lifecycle(t, now)

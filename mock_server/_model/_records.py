@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from mock_server._config import LifecycleConfig
+
+if TYPE_CHECKING:
+    from mock_server._model._sentences import SentenceSet
 
 QUEUED, IN_PROGRESS, COMPLETED, FAILED = "queued", "in-progress", "completed", "failed"
 FINAL = frozenset({COMPLETED, FAILED})
@@ -80,8 +83,9 @@ class TranscriptRecord:
     """One transcript. Status moves forward only: queued → in-progress → completed | failed.
 
     With media fetching on, a new transcript is `media_pending` (queued, nothing scheduled) until the media pipeline
-    reports: then `analysis` holds what was heard in the audio and `media_path` the original bytes on disk (or the
-    transcript fails), and the lifecycle delay runs from that moment.
+    reports: then `analysis` holds what was heard in the audio, `media_path` the original bytes on disk and
+    `media_sha256` their hash (or the transcript fails), and the lifecycle delay runs from that moment. When it
+    completes, `sentences` keeps what the analysed media says (`_sentences.py`); None for invented sentences.
     """
 
     __slots__ = (
@@ -96,11 +100,13 @@ class TranscriptRecord:
         "language_code",
         "media_path",
         "media_pending",
+        "media_sha256",
         "media_start_time",
         "operator_sids",
         "polls",
         "redaction",
         "roles",
+        "sentences",
         "service_sid",
         "sid",
         "source_sid",
@@ -144,6 +150,8 @@ class TranscriptRecord:
         self.media_pending = False  # the media pipeline has not reported yet
         self.analysis: MediaInfo | None = None  # set when the media was fetched and analysed
         self.media_path: str | None = None  # the fetched media, kept for the Media subresource
+        self.media_sha256: str | None = None  # hex SHA-256 of the media bytes: finds its script, seeds its words
+        self.sentences: SentenceSet | None = None  # built once at completion from the analysis
 
 
 class AlertRecord:

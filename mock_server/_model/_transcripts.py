@@ -7,12 +7,12 @@ in-progress on the first fetch and completes on the N-th. `failure_rate` (seeded
 Status only ever moves forward.
 
 With `media.fetch` on, the transcript first waits for its media (`_media.py`): the lifecycle starts when the media
-pipeline has heard the audio, and `per_media_second` and `duration` then use the media's real length.
+pipeline has heard the audio, and `per_media_second` and `duration` then use the media's real length. What a completed
+transcript says (sentences, redaction, operator results) lives in `_sentences.py`, mixed in here.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections import Counter
@@ -21,13 +21,7 @@ from typing import Any
 from mock_server._config import LifecycleConfig, MediaConfig
 from mock_server._errors import ApiError, invalid_parameter, not_found
 from mock_server._model._channel import parse_channel
-from mock_server._model._content import (
-    ScriptedConversation,
-    SentenceSource,
-    media_seconds,
-    operator_result,
-    render_sentence,
-)
+from mock_server._model._content import media_seconds
 from mock_server._model._context import Context
 from mock_server._model._media import MediaOperations
 from mock_server._model._params import CallbackEvent, Params, Result
@@ -40,6 +34,7 @@ from mock_server._model._records import (
     TranscriptRecord,
 )
 from mock_server._model._render import BASE, iso, paginate
+from mock_server._model._sentences import SentenceOperations
 from mock_server._sids import is_sid
 
 STATUSES = ("queued", "in-progress", "completed", "new", "failed", "canceled", "error")
@@ -47,7 +42,7 @@ CUSTOMER_KEY_MAX = 64
 EVENT_TYPE = "voice_intelligence_transcript_available"
 
 
-class TranscriptOperations(MediaOperations):
+class TranscriptOperations(SentenceOperations, MediaOperations):
     sid: str
     auth_token: str
     ctx: Context
@@ -59,10 +54,6 @@ class TranscriptOperations(MediaOperations):
     by_source_sid: dict[str, str]
     customer_keys: Counter[str]
     counts: Counter[str]
-    sentence_source: SentenceSource = ScriptedConversation()
-
-    def operator_name_and_type(self, sid: str) -> tuple[str, str]:
-        raise NotImplementedError  # provided by Account
 
     # --- rendering ---------------------------------------------------------------------------------------------
 
@@ -100,6 +91,8 @@ class TranscriptOperations(MediaOperations):
         t.updated = now
         if t.status == COMPLETED and t.analysis is None:
             t.duration = media_seconds(t.sid)  # nothing was heard (fetching off): a deterministic invented length
+        elif t.status == COMPLETED:
+            self._keep_sentences(t)  # what the audio says, built once (`_sentences.py`)
         self.counts[t.status] += 1
         service = self.services.get(t.service_sid)
         if service is None or not service.webhook_url or service.webhook_http_method == "NULL":
@@ -263,28 +256,6 @@ class TranscriptOperations(MediaOperations):
 
     # --- sub-resources -----------------------------------------------------------------------------------------
 
-    def list_sentences(self, tsid: str, p: Params) -> Result:
-        t = self._transcript(tsid, "/Sentences")
-        self.refresh(t, self.ctx.clock.now())
-        redacted = bool(p.bool("Redacted", True)) and t.redaction
-        words = bool(p.bool("WordTimestamps", False))
-        completed = t.status == COMPLETED
-        records = self.sentence_source.sentences(t.sid, t.duration, t.roles) if completed else []
-        indexed = list(enumerate(records))
-
-        def render(item: tuple[int, Any]) -> dict[str, Any]:
-            index, record = item
-            sid = "GX" + hashlib.sha256(f"{t.sid}:{index}".encode()).hexdigest()[:32]
-            return render_sentence(record, index, sid, redacted=redacted, word_timestamps=words)
-
-        path = f"/v2/Transcripts/{tsid}/Sentences"
-        echoed = _echo(p, "Redacted", "WordTimestamps")  # next_page_url must keep asking for the same thing
-        body = paginate(
-            p, key="sentences", path=path, items=indexed, render=render, filters=echoed, max_page_size=5000,
-            newest_first=False,
-        )  # fmt: skip
-        return Result(200, body)
-
     def fetch_media(self, tsid: str, p: Params) -> Result:
         t = self._transcript(tsid, "/Media")
         p.bool("Redacted", True)
@@ -298,37 +269,6 @@ class TranscriptOperations(MediaOperations):
                 "url": f"{BASE}/v2/Transcripts/{t.sid}/Media",
             },
         )
-
-    def _operator_results(self, t: TranscriptRecord, redacted: bool) -> list[dict[str, Any]]:
-        if t.status != COMPLETED:
-            return []
-        out = []
-        for osid in t.operator_sids:
-            name, operator_type = self.operator_name_and_type(osid)
-            url = f"{BASE}/v2/Transcripts/{t.sid}/OperatorResults/{osid}"
-            out.append(operator_result(osid, name, operator_type, t.sid, url, redacted=redacted))
-        return out
-
-    def list_operator_results(self, tsid: str, p: Params) -> Result:
-        t = self._transcript(tsid, "/OperatorResults")
-        self.refresh(t, self.ctx.clock.now())
-        redacted = bool(p.bool("Redacted", True)) and t.redaction
-        rows = self._operator_results(t, redacted)
-        path = f"/v2/Transcripts/{tsid}/OperatorResults"
-        echoed = _echo(p, "Redacted")
-        body = paginate(
-            p, key="operator_results", path=path, items=rows, render=dict, filters=echoed, newest_first=False
-        )
-        return Result(200, body)
-
-    def fetch_operator_result(self, tsid: str, osid: str, p: Params) -> Result:
-        t = self._transcript(tsid, f"/OperatorResults/{osid}")
-        self.refresh(t, self.ctx.clock.now())
-        redacted = bool(p.bool("Redacted", True)) and t.redaction
-        for row in self._operator_results(t, redacted):
-            if row["operator_sid"] == osid:
-                return Result(200, row)
-        raise not_found(f"/v2/Transcripts/{tsid}/OperatorResults/{osid}")
 
     def fetch_encrypted_sentences(self, tsid: str, p: Params) -> Result:
         t = self._transcript(tsid, "/Sentences/Encrypted")
@@ -344,10 +284,6 @@ class TranscriptOperations(MediaOperations):
         locations = [self.ctx.signed_url(f"{base}/{o}") for o in t.operator_sids]
         url = f"{BASE}/v2/Transcripts/{t.sid}/OperatorResults/Encrypted"
         return Result(200, {"locations": locations, "transcript_sid": t.sid, "url": url})
-
-
-def _echo(p: Params, *names: str) -> list[tuple[str, str]]:
-    return [(name, value) for name in names if (value := p.get(name)) is not None]
 
 
 __all__ = ["ApiError", "TranscriptOperations"]

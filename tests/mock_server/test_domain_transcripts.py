@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 
 from mock_server._errors import ApiError
+from mock_server._media._pii import redact_text
+from mock_server._model._catalogue import PREBUILT
 from tests.mock_server.domain_support import P, channel, create, world
 
 RECORDING = "RE" + "1" * 32
@@ -122,10 +124,9 @@ def test_sentences_follow_participant_roles_and_redaction() -> None:
     assert [s["sentence_index"] for s in sentences] == list(range(len(sentences)))
     plain = account.list_sentences(t["sid"], P(Redacted="false", PageSize="5000")).body["sentences"]  # type: ignore[index]
     redacted_text = " ".join(s["transcript"] for s in sentences)
-    plain_text = " ".join(s["transcript"] for s in plain)
     assert "555" not in redacted_text and "@" not in redacted_text  # noqa: PT018
-    if "[Redacted]" in redacted_text:
-        assert plain_text != redacted_text
+    # Each sentence reads as the PII detector redacts its unredacted text: findings become their labels.
+    assert [s["transcript"] for s in sentences] == [redact_text(s["transcript"]) for s in plain]
     first = account.list_sentences(t["sid"], P(WordTimestamps="true", Redacted="false", PageSize="1")).body
     assert first is not None
     assert "WordTimestamps=true" in first["meta"]["next_page_url"]  # later pages ask for the same thing
@@ -133,6 +134,35 @@ def test_sentences_follow_participant_roles_and_redaction() -> None:
     words = account.list_sentences(t["sid"], P(WordTimestamps="true")).body["sentences"]  # type: ignore[index]
     assert all(w["word"] for s in words for w in s["words"])
     assert all(w["start_time"] <= w["end_time"] for s in words for w in s["words"])
+
+
+def test_invented_sentences_redact_pii_with_its_labels_and_the_pii_operator_finds_it() -> None:
+    _, account, _, service = world(mode="immediate")
+    account.update_service(service, P(AutoRedaction="true"))
+    pii_operator = next(o.sid for o in PREBUILT if o.operator_type == "pii-extract")  # "PII Extract"
+    account.create_operator_attachment(service, pii_operator)
+    for _ in range(20):  # the invented lines are drawn per transcript; some read out a phone number or an e-mail
+        t = create(account, service)
+        plain = account.list_sentences(t["sid"], P(Redacted="false")).body["sentences"]  # type: ignore[index]
+        if any("555 010 4477" in s["transcript"] or "@" in s["transcript"] for s in plain):
+            break
+    else:
+        pytest.fail("no invented transcript mentions PII")
+    redacted = account.list_sentences(t["sid"], P()).body["sentences"]  # type: ignore[index]
+    text = " ".join(s["transcript"] for s in redacted)
+    assert "[PhoneNumber]" in text or "[EmailAddress]" in text
+    assert "[Redacted]" not in text
+    result = account.fetch_operator_result(t["sid"], pii_operator, P()).body
+    assert result is not None
+    assert result["operator_type"] == "pii-extract"
+    assert result["extract_match"] is True
+    assert set(result["extract_results"]["entities"]) <= {"[PhoneNumber]", "[EmailAddress]"}
+    raw = account.fetch_operator_result(t["sid"], pii_operator, P(Redacted="false")).body
+    assert raw is not None
+    assert set(raw["extract_results"]["entities"]) <= {"+1 555 010 4477", "pat.jones@example.com"}
+    for hit in raw["utterance_results"]:  # each finding points at the sentence that says it
+        assert hit["entity"] in plain[hit["utterance_index"]]["transcript"]
+        assert hit["media_channel"] == plain[hit["utterance_index"]]["media_channel"]
 
 
 def test_paging_walks_every_transcript_once_with_filters_echoed() -> None:
