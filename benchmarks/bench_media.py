@@ -2,7 +2,7 @@
 alone, ≤ 2 s on the 2-core machine, peak RSS added ≤ 100 MB).
 
 The WAV is written into a temporary directory from the committed utterances (tests/audio/*.flac) placed like a
-conversation (alternating channels, 0.3–2 s apart) over quiet pink noise. Rounds alternate decode-alone and
+conversation (random channels, 0.3–2 s apart) over quiet pink noise. Rounds alternate decode-alone and
 decode + VAD in this process (best of the rounds); peak memory is measured for each in a fresh subprocess (VmHWM
 less the RSS after imports, so it is what the work adds).
 
