@@ -35,6 +35,7 @@ from mock_server._config import MockConfig
 from mock_server._faults import FaultInjector
 from mock_server._limits import AccountLimiter
 from mock_server._media._pipeline import Analyser, MediaPipeline
+from mock_server._media._script import ScriptStore
 
 if TYPE_CHECKING:
     from mock_server._media._host import HostedObject
@@ -107,6 +108,7 @@ class MockState:
         self.global_limiter = AccountLimiter(config, clock)  # reports the global `current_limit` only
         self.media = MediaPipeline(clock, analyse=analyse)
         self.hosted_media: dict[str, HostedObject] = {}  # the media host's objects (`_media/_host.py`), by name
+        self.scripts = ScriptStore()  # what media says (`POST /__mock__/scripts`), read when a transcript completes
         self.registry = self._new_registry()
         self.faults = FaultInjector(self.fault_rng)
         self.webhooks = WebhookDispatcher(self.webhook_rng, clock)
@@ -123,6 +125,7 @@ class MockState:
     def _new_registry(self) -> Registry:
         registry = Registry(self.rng, self.clock)
         registry.media_url_ttl_s = self.config.media_url_ttl_s
+        registry.ctx.scripts = self.scripts
         registry.ctx.discard_media = self.media.discard
         return registry
 
@@ -197,6 +200,7 @@ class MockState:
         self.unexpected_errors = 0
         self.media.reset()
         self.hosted_media.clear()
+        self.scripts.clear()
         self.reseed(self.seed)
         self.registry = self._new_registry()  # a fresh registry draws its secrets exactly as at startup
         self.registry.public_base_url = base_url

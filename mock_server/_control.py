@@ -29,6 +29,7 @@ from mock_server._config import ConfigError
 from mock_server._errors import ApiError, internal_error, not_found
 from mock_server._handlers import error_response, json_response, media_handler, method_not_allowed, read_body
 from mock_server._media._host import MediaHost, read_blob
+from mock_server._media._script import parse_script
 from mock_server._sids import is_sid
 from mock_server._stats import totals
 
@@ -110,6 +111,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "store a Recording's audio (the raw bytes as the body) for source_sid transcripts",
     ),
     Endpoint("PUT", "/__mock__/media/{name}", "media host: store the body, answer a signed URL (?ttl_s=N)"),
+    Endpoint(
+        "POST",
+        "/__mock__/scripts",
+        'what a media says: body {"sha256": hex | "media_url": url, "channels": {"1": [lines], "2": [lines]}}',
+    ),
     Endpoint("GET", "/__mock__/media/{name}", "media host download (the signature is the key; 403 once expired)"),
 )
 
@@ -233,6 +239,18 @@ class _Control:
             return web.Response(status=204)
         return json_response(201, {"account_sid": runtime.sid, "sid": sid, "size": len(data)})
 
+    async def put_script(self, request: web.Request) -> web.StreamResponse:
+        """Register what a media says, per channel, before its transcript completes (replaces an earlier one)."""
+        body = await self._body(request)
+        try:
+            key = self.state.scripts.put(body)
+        except ValueError as exc:
+            raise _bad(str(exc)) from None
+        _, script = parse_script(body)  # cannot fail now: `put` took the same body
+        kind, _, value = key.partition(":")
+        lines = {channel: len(script.lines(int(channel))) for channel in script.as_json()["channels"]}
+        return json_response(201, {"key": key, "sha256" if kind == "sha256" else "media_url": value, "lines": lines})
+
     async def reset(self, request: web.Request) -> web.StreamResponse:
         await self._body(request)  # read (and judge) whatever was sent, so the connection stays in step
         self.state.reset()
@@ -321,6 +339,7 @@ def add_routes(app: web.Application, state: MockState) -> None:
         ("PUT", "/__mock__/accounts/{AccountSid}/recordings/{RecordingSid}"): c.put_recording,
         ("PUT", "/__mock__/media/{name}"): host.put,
         ("GET", "/__mock__/media/{name}"): host.get,
+        ("POST", "/__mock__/scripts"): c.put_script,
     }
     assert {(e.method, e.path) for e in ENDPOINTS} == set(handlers), "the index must list exactly the routes"
     by_path: dict[str, dict[str, Handler]] = {}
