@@ -40,6 +40,7 @@ from mock_server._media._script import ScriptStore
 if TYPE_CHECKING:
     from mock_server._media._host import HostedObject
 from mock_server._model import Account, Params, Principal, Registry
+from mock_server._model._downloads import discard_media_files
 from mock_server._stats import Counters
 from mock_server._webhooks import CallbackLike, WebhookDispatcher
 
@@ -126,7 +127,7 @@ class MockState:
         registry = Registry(self.rng, self.clock)
         registry.media_url_ttl_s = self.config.media_url_ttl_s
         registry.ctx.scripts = self.scripts
-        registry.ctx.discard_media = self.media.discard
+        registry.ctx.discard_media = discard_media_files(self.media.discard)  # the original and its redacted copy
         return registry
 
     # --- accounts and configuration ---------------------------------------------------------------------------

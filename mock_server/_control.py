@@ -30,6 +30,11 @@ from mock_server._errors import ApiError, internal_error, not_found
 from mock_server._handlers import error_response, json_response, media_handler, method_not_allowed, read_body
 from mock_server._media._host import MediaHost, read_blob
 from mock_server._media._script import parse_script
+from mock_server._media._serve_media import (
+    encrypted_operator_result_handler,
+    encrypted_sentences_handler,
+    redacted_media_handler,
+)
 from mock_server._sids import is_sid
 from mock_server._stats import totals
 
@@ -104,6 +109,21 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint("POST", "/__mock__/seed", 'body {"seed": N}: reset and re-seed, exactly as a fresh --seed N process'),
     Endpoint("GET", "/__mock__/media/{AccountSid}/{TranscriptSid}", "signed media download (the signature is the key)"),
+    Endpoint(
+        "GET",
+        "/__mock__/media/{AccountSid}/{TranscriptSid}/redacted",
+        "signed download of the redacted media: PII silenced, PCM16 WAV (Media with Redacted=true)",
+    ),
+    Endpoint(
+        "GET",
+        "/__mock__/media/{AccountSid}/{TranscriptSid}/sentences/{Variant}",
+        "signed download of every sentence, not encrypted (Encrypted Sentences' location)",
+    ),
+    Endpoint(
+        "GET",
+        "/__mock__/media/{AccountSid}/{TranscriptSid}/operator_results/{OperatorSid}/{Variant}",
+        "signed download of one operator result, not encrypted (Encrypted OperatorResults' locations)",
+    ),
     Endpoint("GET", "/__mock__/accounts/{AccountSid}/alerts", "the account's alert log (media failures with codes)"),
     Endpoint(
         "PUT",
@@ -335,6 +355,12 @@ def add_routes(app: web.Application, state: MockState) -> None:
         ("POST", "/__mock__/reset"): c.reset,
         ("POST", "/__mock__/seed"): c.seed,
         ("GET", "/__mock__/media/{AccountSid}/{TranscriptSid}"): media_handler(state),
+        ("GET", "/__mock__/media/{AccountSid}/{TranscriptSid}/redacted"): redacted_media_handler(state),
+        ("GET", "/__mock__/media/{AccountSid}/{TranscriptSid}/sentences/{Variant}"): encrypted_sentences_handler(state),
+        (
+            "GET",
+            "/__mock__/media/{AccountSid}/{TranscriptSid}/operator_results/{OperatorSid}/{Variant}",
+        ): encrypted_operator_result_handler(state),
         ("GET", "/__mock__/accounts/{AccountSid}/alerts"): c.alerts,
         ("PUT", "/__mock__/accounts/{AccountSid}/recordings/{RecordingSid}"): c.put_recording,
         ("PUT", "/__mock__/media/{name}"): host.put,

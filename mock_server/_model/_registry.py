@@ -1,4 +1,4 @@
-"""All accounts of one mock: creation, credentials, the lifecycle schedule, callbacks and signed media.
+"""All accounts of one mock: creation, credentials, the lifecycle schedule, callbacks and signed downloads.
 
 One `Registry` per app. Every random choice (SIDs, tokens, failures) comes from the one seeded generator it is
 given, so the same seed and the same requests give the same run. Credentials are compared in constant time.
@@ -16,14 +16,18 @@ import struct
 import wave
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from mock_server._clock import Clock
 from mock_server._config import LifecycleConfig, MediaConfig
 from mock_server._errors import ApiError, not_found
+from mock_server._model import _downloads as downloads
 from mock_server._model._account import Account
 from mock_server._model._context import Context
+from mock_server._model._downloads import RedactionJob
 from mock_server._model._media import MediaJob
 from mock_server._model._params import CallbackEvent
+from mock_server._model._records import COMPLETED, TranscriptRecord
 from mock_server._sids import SidFactory
 
 
@@ -179,17 +183,64 @@ class Registry:
         if verdict == "expired":
             raise ApiError(403, 20403, "Media URL has expired")
 
-    def media(self, account_sid: str, transcript_sid: str, expires: str | None, signature: str | None) -> bytes | str:
-        """A transcript's media: the path of the audio it was made from when fetched, else a generated tone."""
-        path = f"/__mock__/media/{account_sid}/{transcript_sid}"
+    def _signed(
+        self, path: str, account_sid: str, transcript_sid: str, expires: str | None, signature: str | None
+    ) -> tuple[Account, TranscriptRecord]:
+        """The account and transcript a signed download names: 403 unless signed and unexpired, else 404 if gone."""
         self.verify_signed(path, expires, signature)
         account = self._accounts.get(account_sid)
         transcript = account.transcripts.get(transcript_sid) if account is not None else None
-        if transcript is None:
+        if account is None or transcript is None:
             raise not_found(path)
+        return account, transcript
+
+    def media(self, account_sid: str, transcript_sid: str, expires: str | None, signature: str | None) -> bytes | str:
+        """A transcript's media: the path of the audio it was made from when fetched, else a generated tone."""
+        path = downloads.media_path(account_sid, transcript_sid)
+        _, transcript = self._signed(path, account_sid, transcript_sid, expires, signature)
         if transcript.media_path is not None:
             return transcript.media_path
         return wav_for(transcript_sid)
+
+    def redacted_media(
+        self, account_sid: str, transcript_sid: str, expires: str | None, signature: str | None
+    ) -> RedactionJob:
+        """What the redacted media is made from: the original file and the completed transcript's sentences.
+
+        Only a completed transcript has sentences, so only it has redacted media (404 before: the original is never
+        served in its place).
+        """
+        path = downloads.redacted_media_path(account_sid, transcript_sid)
+        account, t = self._signed(path, account_sid, transcript_sid, expires, signature)
+        account.refresh(t, self.clock.now())
+        if t.status != COMPLETED or t.media_path is None:
+            raise ApiError(
+                404, 20404, f"The redacted media of {transcript_sid} is made when the transcript has completed"
+            )
+        sentences = downloads.transcript_sentences(account, t)
+        return RedactionJob(t, t.media_path, downloads.redacted_file(t.media_path), sentences)
+
+    def encrypted_sentences(
+        self, account_sid: str, transcript_sid: str, variant: str, expires: str | None, signature: str | None
+    ) -> dict[str, Any]:
+        """The Encrypted Sentences' `location`: every sentence, as `ListSentence` renders them (not encrypted)."""
+        path = downloads.sentences_path(account_sid, transcript_sid, variant)
+        account, _ = self._signed(path, account_sid, transcript_sid, expires, signature)
+        return {"sentences": downloads.all_sentences(account, transcript_sid, variant == downloads.REDACTED)}
+
+    def encrypted_operator_result(
+        self,
+        account_sid: str,
+        transcript_sid: str,
+        operator_sid: str,
+        variant: str,
+        expires: str | None,
+        signature: str | None,
+    ) -> dict[str, Any]:
+        """One of the Encrypted OperatorResults' `locations`: that result as `FetchOperatorResult` renders it."""
+        path = downloads.operator_result_path(account_sid, transcript_sid, operator_sid, variant)
+        account, _ = self._signed(path, account_sid, transcript_sid, expires, signature)
+        return downloads.operator_result(account, transcript_sid, operator_sid, variant == downloads.REDACTED)
 
 
 def wav_for(transcript_sid: str, seconds: float = 2.0, rate: int = 8000) -> bytes:

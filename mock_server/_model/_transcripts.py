@@ -20,6 +20,7 @@ from typing import Any
 
 from mock_server._config import LifecycleConfig, MediaConfig
 from mock_server._errors import ApiError, invalid_parameter, not_found
+from mock_server._model import _downloads as downloads
 from mock_server._model._channel import parse_channel
 from mock_server._model._content import media_seconds
 from mock_server._model._context import Context
@@ -257,13 +258,16 @@ class TranscriptOperations(SentenceOperations, MediaOperations):
     # --- sub-resources -----------------------------------------------------------------------------------------
 
     def fetch_media(self, tsid: str, p: Params) -> Result:
+        """`media_url` signs the variant asked for: silenced PII (`Redacted=true`, the default, when the Service
+        redacts media and the media was heard) or the original bytes (`_downloads.py`)."""
         t = self._transcript(tsid, "/Media")
-        p.bool("Redacted", True)
+        redacted = bool(p.bool("Redacted", True)) and downloads.redacts_media(self.services, t)
+        path = downloads.redacted_media_path(self.sid, t.sid) if redacted else downloads.media_path(self.sid, t.sid)
         return Result(
             200,
             {
                 "account_sid": self.sid,
-                "media_url": self.ctx.signed_url(f"/__mock__/media/{self.sid}/{t.sid}"),
+                "media_url": self.ctx.signed_url(path),
                 "service_sid": t.service_sid,
                 "sid": t.sid,
                 "url": f"{BASE}/v2/Transcripts/{t.sid}/Media",
@@ -272,16 +276,17 @@ class TranscriptOperations(SentenceOperations, MediaOperations):
 
     def fetch_encrypted_sentences(self, tsid: str, p: Params) -> Result:
         t = self._transcript(tsid, "/Sentences/Encrypted")
-        p.bool("Redacted", True)
-        location = self.ctx.signed_url(f"/__mock__/encrypted/{self.sid}/{t.sid}/sentences")
+        variant = downloads.which(bool(p.bool("Redacted", True)) and t.redaction)
+        location = self.ctx.signed_url(downloads.sentences_path(self.sid, t.sid, variant))
         url = f"{BASE}/v2/Transcripts/{t.sid}/Sentences/Encrypted"
         return Result(200, {"location": location, "transcript_sid": t.sid, "url": url})
 
     def fetch_encrypted_operator_results(self, tsid: str, p: Params) -> Result:
         t = self._transcript(tsid, "/OperatorResults/Encrypted")
-        p.bool("Redacted", True)
-        base = f"/__mock__/encrypted/{self.sid}/{t.sid}/operator_results"
-        locations = [self.ctx.signed_url(f"{base}/{o}") for o in t.operator_sids]
+        variant = downloads.which(bool(p.bool("Redacted", True)) and t.redaction)
+        locations = [
+            self.ctx.signed_url(downloads.operator_result_path(self.sid, t.sid, o, variant)) for o in t.operator_sids
+        ]
         url = f"{BASE}/v2/Transcripts/{t.sid}/OperatorResults/Encrypted"
         return Result(200, {"locations": locations, "transcript_sid": t.sid, "url": url})
 
