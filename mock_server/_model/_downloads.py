@@ -106,16 +106,12 @@ def redacts_media(services: Mapping[str, ServiceRecord], t: TranscriptRecord) ->
     """Whether `Redacted=true` gets silenced media: the transcript was redacted (AutoRedaction when it was created),
     its Service redacts media, and the media was heard (with fetching off there is nothing to silence).
 
-    The record keeps `redaction` from creation time; `media_redaction` is read from the record when it keeps one,
-    else from the Service now — and a Service deleted since counts as redacting (never hand out PII by default).
+    The record keeps `redaction` and `media_redaction` from creation time, as Twilio applies the Service's settings
+    when the transcript is made: changing the Service later does not change what an existing transcript serves.
     """
     if not t.redaction or t.analysis is None or t.media_path is None:
         return False
-    recorded = getattr(t, "media_redaction", None)
-    if recorded is None:
-        service = services.get(t.service_sid)
-        recorded = True if service is None else service.media_redaction
-    return bool(recorded)
+    return bool(t.media_redaction)
 
 
 # --- content ---------------------------------------------------------------------------------------------------------

@@ -100,6 +100,7 @@ class TranscriptRecord:
         "language_code",
         "media_path",
         "media_pending",
+        "media_redaction",
         "media_sha256",
         "media_start_time",
         "operator_sids",
@@ -136,6 +137,7 @@ class TranscriptRecord:
         self.roles = roles
         self.language_code = service.language_code
         self.redaction = service.auto_redaction
+        self.media_redaction = service.media_redaction  # as for `redaction`: the Service's setting at creation
         self.encryption_credential_sid = service.encryption_credential_sid
         self.operator_sids = tuple(service.operator_sids)
         self.status = QUEUED
