@@ -11,7 +11,7 @@ from mock_server._model._records import ServiceRecord, TranscriptRecord
 def _heard(service: ServiceRecord) -> TranscriptRecord:
     t = TranscriptRecord("GT" + "1" * 32, service, "{}", None, None, None, ("Agent", "Customer"), 0.0)
     t.analysis = SimpleNamespace(segments=(), duration_s=3.0)  # type: ignore[assignment]
-    t.media_path = "/tmp/media.wav"
+    t.media_path = "media.wav"  # never opened: only whether there is a file matters here
     return t
 
 
