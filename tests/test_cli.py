@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import subprocess
@@ -158,4 +159,24 @@ def test_submit_option_combinations_that_cannot_work_are_usage_errors(
     assert "choose one" in capsys.readouterr().err
     (tmp_path / "calls.jsonl.journal.sqlite").write_bytes(b"")
     assert main(["submit", str(manifest), "--mock"]) == 2
+    assert "cannot be resumed" in capsys.readouterr().err
+
+
+def test_submit_mock_runs_a_batch_end_to_end_and_refuses_to_resume_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_API_KEY", "TWILIO_API_SECRET", "CINTEL_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)  # --mock brings its own dev account
+    manifest = tmp_path / "calls.jsonl"
+    manifest.write_text("".join(f'{{"media_url": "https://b.example/{i}.wav", "customer_key": "k{i}"}}\n'
+                                for i in range(3)))  # fmt: skip
+    config = tmp_path / "mock.toml"  # nothing is at b.example: the embedded mock must not fetch
+    config.write_text('[media]\nfetch = false\n\n[lifecycle]\nmode = "immediate"\n')
+    args = ["submit", str(manifest), "--mock", "--mock-config", str(config)]
+    assert main(args) == 0, capsys.readouterr()
+    results = (tmp_path / "calls.jsonl.results" / "results.jsonl").read_text().splitlines()
+    assert sorted(json.loads(line)["customer_key"] for line in results) == ["k0", "k1", "k2"]
+    assert all(json.loads(line)["state"] == "completed" for line in results), results
+    capsys.readouterr()
+    assert main(args) == 2  # the same journal: its mock is gone with its process
     assert "cannot be resumed" in capsys.readouterr().err
