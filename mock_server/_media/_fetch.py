@@ -7,7 +7,7 @@ streaming, so a lying or compressed body is cut off too), at most `max_redirects
 
 The body is streamed to a file, never held in memory, and file writes go to a worker thread in 1 MiB batches so
 the event loop keeps serving the API. Userinfo in the URL is dropped rather than sent as credentials, no cookies
-are kept, and no proxy from the environment is used. Every failure is a `MediaFailure` (17550, see `_alerts.py`)
+are kept, and no proxy from the environment is used. Every failure is a `MediaFailure` (1755x, see `_alerts.py`)
 whose message names the host and what happened, never the query (a pre-signed URL's signature is a credential).
 """
 
@@ -24,7 +24,7 @@ import aiohttp
 from yarl import URL
 
 from mock_server._config import MediaConfig
-from mock_server._media._alerts import fetch_failure
+from mock_server._media._alerts import DOWNLOAD_FAILED, fetch_failure, status_failure
 
 __all__ = ["USER_AGENT", "Fetched", "fetch_to_file", "new_session", "remove_quietly"]
 
@@ -77,7 +77,7 @@ async def fetch_to_file(session: aiohttp.ClientSession, url: str, dest: Path, li
         async with asyncio.timeout(limits.timeout_s):
             return await _follow(session, current, dest, limits)
     except TimeoutError:
-        raise fetch_failure(f"the download did not finish within {limits.timeout_s:g} s") from None
+        raise fetch_failure(f"the download did not finish within {limits.timeout_s:g} s", DOWNLOAD_FAILED) from None
 
 
 async def _follow(session: aiohttp.ClientSession, url: URL, dest: Path, limits: MediaConfig) -> Fetched:
@@ -99,17 +99,19 @@ async def _follow(session: aiohttp.ClientSession, url: URL, dest: Path, limits: 
                     continue
                 if response.status != 200:
                     reason = _REASONS.get(response.status, f"{response.status} {response.reason or ''}".strip())
-                    raise fetch_failure(f"{_where(url)} answered HTTP {reason}")
+                    raise status_failure(response.status, f"{_where(url)} answered HTTP {reason}")
                 size = await _save(response, dest, limits.max_bytes, _where(url))
                 return Fetched(dest, size, response.headers.get("Content-Type"), redirects)
         except aiohttp.ClientConnectorDNSError:
             raise fetch_failure(f"cannot resolve the host {_host(url)}") from None
         except aiohttp.ClientConnectorError as exc:
-            raise fetch_failure(f"cannot connect to {_where(url)}: {exc.os_error.strerror or exc}") from None
+            refused = f"cannot connect to {_where(url)}: {exc.os_error.strerror or exc}"
+            raise fetch_failure(refused, DOWNLOAD_FAILED) from None
         except aiohttp.InvalidURL:
             raise fetch_failure("not a URL that can be fetched") from None
         except aiohttp.ClientError as exc:
-            raise fetch_failure(f"the download from {_where(url)} broke off ({type(exc).__name__})") from None
+            what = f"the download from {_where(url)} broke off ({type(exc).__name__})"
+            raise fetch_failure(what, DOWNLOAD_FAILED) from None
         except (ValueError, UnicodeError) as exc:  # a host no resolver or TLS stack accepts (e.g. bad IDNA)
             raise fetch_failure(f"cannot fetch from {_where(url)} ({type(exc).__name__})") from None
 
@@ -117,7 +119,8 @@ async def _follow(session: aiohttp.ClientSession, url: URL, dest: Path, limits: 
 async def _save(response: aiohttp.ClientResponse, dest: Path, max_bytes: int, where: str) -> int:
     declared = response.content_length
     if declared is not None and declared > max_bytes:
-        raise fetch_failure(f"{where} sent {declared} bytes, more than the {max_bytes} allowed (media.max_bytes)")
+        what = f"{where} sent {declared} bytes, more than the {max_bytes} allowed (media.max_bytes)"
+        raise fetch_failure(what, DOWNLOAD_FAILED)
     handle: IO[bytes] = await asyncio.to_thread(open, dest, "wb")  # closed below, off the loop
     try:
         total = 0
@@ -125,7 +128,8 @@ async def _save(response: aiohttp.ClientResponse, dest: Path, max_bytes: int, wh
         async for chunk in response.content.iter_chunked(CHUNK):
             total += len(chunk)
             if total > max_bytes:
-                raise fetch_failure(f"{where} sent more than the {max_bytes} bytes allowed (media.max_bytes)")
+                what = f"{where} sent more than the {max_bytes} bytes allowed (media.max_bytes)"
+                raise fetch_failure(what, DOWNLOAD_FAILED)
             batch += chunk
             if len(batch) >= WRITE_BATCH:
                 await asyncio.to_thread(handle.write, bytes(batch))

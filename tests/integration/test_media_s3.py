@@ -1,6 +1,6 @@
 """The mock fetches media from a real S3 API: moto's server on a random loopback port, a bucket, a WAV object, and
 boto3 pre-signed GET URLs — one fresh (the transcript completes), one whose expiry passed before the fetch (the
-transcript fails with 17550 and an alert).
+transcript fails with 17553 — Twilio's "unauthorized" download code — and an alert).
 
 moto 5 serves pre-signed URLs without checking their expiry (its S3 backend never answers "Request has expired":
 checked in moto 5.2.5, whose authorisation only reads the Authorization header), so the pre-signed URLs point at a
@@ -122,7 +122,7 @@ async def test_a_presigned_s3_url_is_fetched_and_an_expired_one_fails_with_an_al
         assert final["stale"]["status"] == "failed"
         alerts = (await api.get(f"/__mock__/accounts/{mock.account_sid}/alerts")).json()
         assert [(a["code"], a["transcript_sid"], a["customer_key"]) for a in alerts] == [
-            (17550, sids["stale"], "stale")
+            (17553, sids["stale"], "stale")
         ]
         assert "HTTP 403" in alerts[0]["message"]
         assert alerts[0]["media_url"] == f"{s3_gateway}/{BUCKET}/{KEY}"  # no X-Amz-Signature, no credential

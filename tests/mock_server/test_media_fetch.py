@@ -101,13 +101,13 @@ def _closed_port() -> int:
 @pytest.mark.parametrize(
     ("path", "media", "code", "said"),
     [
-        ("/status/403", {}, 17550, "HTTP 403 Forbidden"),
-        ("/status/404", {}, 17550, "HTTP 404 Not Found"),
-        ("/status/500", {}, 17550, "HTTP 500"),
-        ("/status/204", {}, 17550, "HTTP 204"),
-        ("/slow", {"timeout_s": 0.3}, 17550, "did not finish within 0.3 s"),
-        ("/big", {"max_bytes": 200_000}, 17550, "more than the 200000 allowed"),
-        ("/stream", {"max_bytes": 10_000}, 17550, "more than the 10000 bytes allowed"),
+        ("/status/403", {}, 17553, "HTTP 403 Forbidden"),
+        ("/status/404", {}, 17552, "HTTP 404 Not Found"),
+        ("/status/500", {}, 17551, "HTTP 500"),
+        ("/status/204", {}, 17551, "HTTP 204"),
+        ("/slow", {"timeout_s": 0.3}, 17551, "did not finish within 0.3 s"),
+        ("/big", {"max_bytes": 200_000}, 17551, "more than the 200000 allowed"),
+        ("/stream", {"max_bytes": 10_000}, 17551, "more than the 10000 bytes allowed"),
         ("/redirect/6", {}, 17550, "more than 5 redirects"),
         ("/redirect/1", {"max_redirects": 0}, 17550, "more than 0 redirects"),
         ("/to-ftp", {}, 17550, "http and https only"),
@@ -147,20 +147,24 @@ async def test_redirects_are_followed_up_to_the_limit(make_api: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    ("url", "said"),
+    ("url", "code", "title", "said"),
     [
-        ("http://no-such-host.invalid/a.wav?sig=s3cr3t", "cannot resolve the host no-such-host.invalid"),
-        ("http://127.0.0.1:CLOSED/a.wav?sig=s3cr3t", "cannot connect to http://127.0.0.1:"),
+        ("http://no-such-host.invalid/a.wav?sig=s3cr3t", 17550, "Invalid media URL",
+         "cannot resolve the host no-such-host.invalid"),
+        ("http://127.0.0.1:CLOSED/a.wav?sig=s3cr3t", 17551, "Failed to download audio file",
+         "cannot connect to http://127.0.0.1:"),
     ],
-)
-async def test_an_unreachable_host_is_17550_invalid_media_url(make_api: Any, url: str, said: str) -> None:
+)  # fmt: skip
+async def test_an_unresolvable_host_is_17550_and_a_refused_connection_17551(
+    make_api: Any, url: str, code: int, title: str, said: str
+) -> None:
     url = url.replace("CLOSED", str(_closed_port()))
     api: Api = await make_api(FETCH, analyse=fake_analyse)
     created = await _create(api, url, customer_key=None)
     assert (await _final(api, created["sid"]))["status"] == "failed"
     [alert] = await _alerts(api)
-    assert alert["code"] == 17550
-    assert alert["message"].startswith("Invalid media URL: ")
+    assert alert["code"] == code
+    assert alert["message"].startswith(f"{title}: ")
     assert said in alert["message"]
     assert alert["customer_key"] is None
     assert alert["media_url"] == url.split("?")[0]
@@ -275,14 +279,14 @@ async def test_fetching_can_be_switched_per_account(make_api: Any) -> None:
     ["http://xn--/a.wav", "http://a..b/x", "http://256.256.256.256/x", "http://[::1]:1/x", "http://%zz/x",
      "http://" + "a" * 300 + "/x", "https://127.0.0.1:1/x"],
 )  # fmt: skip
-async def test_odd_hosts_fail_as_17550_never_as_an_unexpected_error(
+async def test_odd_hosts_fail_with_a_download_code_never_as_an_unexpected_error(
     make_api: Any, url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     api: Api = await make_api(FETCH, analyse=fake_analyse)
     created = await _create(api, url + "?sig=s3cr3t")
     assert (await _final(api, created["sid"]))["status"] == "failed"
     [alert] = await _alerts(api)
-    assert alert["code"] == 17550
+    assert alert["code"] in (17550, 17551)  # unresolvable, or a host that refuses
     assert len(alert["message"]) < 200
     assert "s3cr3t" not in alert["message"]
     assert not [r for r in caplog.records if r.levelname == "ERROR"]

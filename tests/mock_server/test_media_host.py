@@ -116,7 +116,7 @@ def test_put_needs_the_control_token_but_get_needs_only_the_signature() -> None:
         assert client.get(url.split("?")[0]).status_code == 403
 
 
-async def test_a_transcript_from_an_expired_host_url_fails_with_17550_and_an_alert(make_api: Any) -> None:
+async def test_a_transcript_from_an_expired_host_url_fails_with_17553_and_an_alert(make_api: Any) -> None:
     clock = ManualClock()
     api: Api = await make_api(FETCH, analyse=fake_analyse, clock=clock)
     _, fresh = await _put(api, "fresh.wav", wav_bytes(2.0), "?ttl_s=600")
@@ -134,7 +134,7 @@ async def test_a_transcript_from_an_expired_host_url_fails_with_17550_and_an_ale
     assert [account.transcripts[s].status for s in sids] == ["completed", "failed"]
     assert account.transcripts[sids[0]].duration == 2
     [alert] = (await api.control("GET", f"/__mock__/accounts/{api.dev.sid}/alerts")).body
-    assert (alert["code"], alert["transcript_sid"]) == (17550, sids[1])
+    assert (alert["code"], alert["transcript_sid"]) == (17553, sids[1])
     assert "HTTP 403" in alert["message"]
     assert alert["media_url"] == stale["url"].split("?")[0]
 
