@@ -72,6 +72,10 @@ STATS_KEYS = (
     "webhooks_sent",
     "webhooks_failed",
     "webhooks_dropped",
+    "media_fetched",
+    "media_failed",
+    "alerts",
+    "recordings_stored",
 )
 
 
