@@ -20,7 +20,7 @@ import itertools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 PHONE = "PhoneNumber"
 EMAIL = "EmailAddress"
@@ -33,11 +33,6 @@ REDACTION_FORM = "[{label}]"  # what replaces a finding in redacted text; "{labe
 # When two findings overlap, the more specific one wins (an e-mail's digits are not a phone number).
 _PRIORITY = {EMAIL: 0, IBAN: 1, CARD: 2, SSN: 3, PHONE: 4}
 MATCH_PROBABILITY = 0.99  # rule-based findings are certain; reported when something was found
-_RESULT_FIELDS = (  # the spec's OperatorResult, in its order
-    "operator_type", "name", "operator_sid", "extract_match", "match_probability", "normalized_result",
-    "utterance_results", "utterance_match", "predicted_label", "predicted_probability", "label_probabilities",
-    "extract_results", "text_generation_results", "json_results", "transcript_sid", "url",
-)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,11 +309,11 @@ def redact_text(text: str, matches: Iterable[PiiMatch] | None = None, *, form: s
     return "".join(out)
 
 
-def _token_spans(text: str) -> list[tuple[int, int]]:
+def token_spans(text: str) -> list[tuple[int, int]]:
     return [(t.start(), t.end()) for t in re.finditer(r"\S+", text)]
 
 
-def _token_cover(spans: Sequence[tuple[int, int]], matches: Sequence[PiiMatch]) -> list[tuple[int, int, PiiMatch]]:
+def token_cover(spans: Sequence[tuple[int, int]], matches: Sequence[PiiMatch]) -> list[tuple[int, int, PiiMatch]]:
     """For each finding, the first and last whitespace-separated token it touches (both lists are sorted, so one pass
     serves them all)."""
     out = []
@@ -345,12 +340,12 @@ def redact_words(
     is replaced by the first finding's label, keeping the count (which word said what is unknown, so none is kept).
     """
     found = _checked(text, find_pii(text) if matches is None else matches)
-    spans = _token_spans(text)
+    spans = token_spans(text)
     if len(spans) != len(words):
         return [Word(redaction_of(found[0].kind, form), w.start_s, w.end_s) if found else _plain(w) for w in words]
     out: list[Word] = []
     k = 0
-    for first, last, m in _token_cover(spans, found):
+    for first, last, m in token_cover(spans, found):
         if first < k:  # shares a word with the finding before it ("pat@example.com,+15550104477"): one word
             if last >= k:
                 out[-1] = Word(out[-1].word, out[-1].start_s, words[last].end_s)
@@ -365,77 +360,3 @@ def redact_words(
 
 def _plain(w: TimedWord) -> Word:
     return Word(w.word, w.start_s, w.end_s)
-
-
-# --- the pre-built operator and the media intervals ----------------------------------------------------------------
-
-
-def pii_operator_result(
-    sentences: Sequence[PiiSentence],
-    *,
-    operator_sid: str,
-    name: str,
-    transcript_sid: str,
-    url: str,
-    redacted: bool,
-    form: str = REDACTION_FORM,
-) -> dict[str, Any]:
-    """The pre-built PII operator's result, in the spec's OperatorResult shape.
-
-    `extract_results.entities` lists what was found in transcript order (each shown as its label when `redacted`);
-    `utterance_results` has one entry per finding: the sentence's index (its position in `sentences`), channel,
-    label and the value. `extract_match` says whether anything was found.
-    """
-    entities: list[str] = []
-    utterances: list[dict[str, Any]] = []
-    for index, sentence in enumerate(sentences):
-        for m in find_pii(sentence.text):
-            shown = redaction_of(m.kind, form) if redacted else m.text
-            entities.append(shown)
-            utterances.append(
-                {
-                    "utterance_index": index,
-                    "media_channel": sentence.media_channel,
-                    "label": m.kind,
-                    "entity": shown,
-                    "probability": MATCH_PROBABILITY,
-                }
-            )
-    body: dict[str, Any] = dict.fromkeys(_RESULT_FIELDS)  # every field present, as in the mock's other results
-    body.update(operator_type="pii-extract", name=name, operator_sid=operator_sid, transcript_sid=transcript_sid)
-    body.update(extract_match=bool(entities), match_probability=MATCH_PROBABILITY if entities else 0.0, url=url)
-    body.update(utterance_results=utterances, label_probabilities={}, extract_results={"entities": entities})
-    return body
-
-
-def merge_intervals(intervals: Iterable[tuple[int, float, float]]) -> list[Interval]:
-    """Per channel, overlapping or touching intervals joined; sorted by channel then start."""
-    out: list[Interval] = []
-    for iv in sorted(Interval(*t) for t in intervals):
-        if out and out[-1].channel == iv.channel and iv.start_s <= out[-1].end_s:
-            out[-1] = Interval(iv.channel, out[-1].start_s, max(out[-1].end_s, iv.end_s))
-        else:
-            out.append(iv)
-    return out
-
-
-def pii_intervals(sentences: Iterable[PiiSentence]) -> list[Interval]:
-    """Where each finding was spoken, to silence in the redacted media.
-
-    With words (a sentence that is also a `WordedSentence` whose words line up with its text's tokens), the
-    interval runs from the first covered word's start to the last one's end; otherwise it is the whole sentence.
-    Merged per channel.
-    """
-    out: list[Interval] = []
-    for s in sentences:
-        matches = find_pii(s.text)
-        if not matches:
-            continue
-        words = s.words if isinstance(s, WordedSentence) else ()
-        spans = _token_spans(s.text)
-        if not words or len(words) != len(spans):
-            out.append(Interval(s.media_channel, s.start_s, s.end_s))
-            continue
-        for first, last, _ in _token_cover(spans, matches):
-            out.append(Interval(s.media_channel, words[first].start_s, words[last].end_s))
-    return merge_intervals(out)

@@ -23,7 +23,8 @@ from typing import IO
 import numpy as np
 import numpy.typing as npt
 
-from mock_server._media._pii import Interval, merge_intervals
+from mock_server._media._pii import Interval
+from mock_server._media._pii_results import merge_intervals
 
 FADE_S = 0.01  # a short ramp outside each interval, so the cut makes no click
 Block = npt.NDArray[np.floating]

@@ -63,7 +63,7 @@ def write_redacted(source: str, target: str, sentences: Sequence[SpokenSentence]
     if os.path.exists(target):
         return target
     from mock_server._media import open_audio
-    from mock_server._media._pii import pii_intervals
+    from mock_server._media._pii_results import pii_intervals
     from mock_server._media._redact_audio import silence_blocks, write_wav
 
     intervals = pii_intervals(sentences)

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from mock_server._errors import not_found
-from mock_server._media._pii import find_pii, pii_operator_result, redact_text, redact_words
+from mock_server._media._pii import find_pii, redact_text, redact_words
+from mock_server._media._pii_results import pii_operator_result
 from mock_server._media._script import ScriptedSentence, assign_text, spread_words
 from mock_server._model._content import ScriptedConversation, SentenceSource, operator_result
 from mock_server._model._context import Context

@@ -24,7 +24,8 @@ import pytest
 import soundfile as sf
 
 from mock_server._media import _redact_audio
-from mock_server._media._pii import Interval, Word, find_pii, pii_intervals
+from mock_server._media._pii import Interval, Word, find_pii
+from mock_server._media._pii_results import pii_intervals
 from mock_server._media._redact_audio import FADE_S
 from mock_server._media._serve_media import write_redacted
 from mock_server._model import wav_for

@@ -26,12 +26,10 @@ from mock_server._media._pii import (
     find_pii,
     iban_ok,
     luhn_ok,
-    merge_intervals,
-    pii_intervals,
-    pii_operator_result,
     redact_text,
     redact_words,
 )
+from mock_server._media._pii_results import merge_intervals, pii_intervals, pii_operator_result
 from mock_server._model._content import SentenceRecord
 from tests.spec_schema import validate_response
 

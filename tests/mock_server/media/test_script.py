@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mock_server._media._pii import find_pii, pii_intervals
+from mock_server._media._pii import find_pii
+from mock_server._media._pii_results import pii_intervals
 from mock_server._media._script import (
     MAX_LINE_CHARS,
     MAX_LINES_PER_CHANNEL,
