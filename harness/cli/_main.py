@@ -95,7 +95,31 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--items", type=_positive_int, default=300, help="synthetic manifest rows (default 300)")
     demo.add_argument("--out", type=Path, help="keep the results here (default: a temporary directory, removed)")
+    _add_merge(commands)
     return parser
+
+
+def _add_merge(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    merge = commands.add_parser(
+        "merge",
+        help="merge per-participant tracks into one stereo FLAC, each at its offset from room start",
+        description="Merge per-participant audio tracks (wav, flac, mp3) into one stereo 16-bit FLAC for "
+        "Intelligence: channel 1 the first track, channel 2 the second, each placed at its offset from room start "
+        "(TRACK@OFFSET_S, in seconds). The file is verified after writing.",
+        epilog=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    merge.add_argument("tracks", nargs="*", metavar="TRACK[@OFFSET_S]", help="the two tracks, channel 1 first")
+    merge.add_argument("-o", "--output", type=Path, required=True, help="the stereo FLAC to write")
+    merge.add_argument("--rate", type=_positive_int, default=16000, help="output sample rate (default 16000)")
+    merge.add_argument(
+        "--align-ends", action="store_true",
+        help="the guide's rule: delay the shorter track by the difference in durations (wrong when a participant "
+        "left early; prefer offsets)",
+    )  # fmt: skip
+    merge.add_argument("--print-ffmpeg", action="store_true", help="also print an equivalent ffmpeg command")
+    merge.add_argument("--channel1", action="append", metavar="A,B", help="tracks mixed onto channel 1")
+    merge.add_argument("--channel2", action="append", metavar="C", help="tracks mixed onto channel 2")
 
 
 def _add_submit(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -200,6 +224,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from harness.cli._reports import results_command, status_command
 
         return status_command(args) if args.command == "status" else results_command(args)
+    if args.command == "merge":
+        from harness.cli._merge import merge_command
+
+        return merge_command(args)
     from harness.cli._demo import demo_command
 
     return demo_command(args)

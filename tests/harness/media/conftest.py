@@ -1,0 +1,21 @@
+"""`cintel merge` runs `harness.cli.main`, which configures the harness loggers; put them back after each test so
+tests that capture log records (in the same worker) still see them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _restore_loggers() -> Iterator[None]:
+    saved = {}
+    for name in ("harness", "mock_server", "aiohttp"):
+        logger = logging.getLogger(name)
+        saved[name] = (logger.handlers[:], logger.level, logger.propagate)
+    yield
+    for name, (handlers, level, propagate) in saved.items():
+        logger = logging.getLogger(name)
+        logger.handlers, logger.level, logger.propagate = handlers, level, propagate
