@@ -3,7 +3,8 @@
 Output sample n sits at input time t = n * rate_in / rate_out; it is the sum of the input samples within
 `zero_crossings` periods of the lower rate's Nyquist frequency, weighted by a Kaiser-windowed sinc centred on t (no
 delay: the filter is symmetric about the output instant). The ratio is reduced to up/down, so there are at most `up`
-distinct fractional phases; their coefficient rows are computed once. Input arrives in blocks of any size; only a
+distinct fractional phases; their coefficient rows are computed once, and the outputs of one phase are a
+matrix-vector product over a strided view of the input. Input arrives in blocks of any size; only a
 short tail of it is kept between calls.
 """
 
@@ -13,9 +14,9 @@ import math
 
 import numpy as np
 import numpy.typing as npt
+from numpy.lib.stride_tricks import sliding_window_view
 
 Array = npt.NDArray[np.float32]
-_CHUNK = 16_384  # output samples computed per gather, bounding the work matrix to a few MB
 
 
 class Resampler:
@@ -61,13 +62,16 @@ class Resampler:
             last = ((available_end - self.k) * self.up - 1) // self.down + 1
             last = max(last, self.next_out)
         out = np.empty(last - self.next_out, dtype=np.float32)
-        for first in range(self.next_out, last, _CHUNK):
-            n = np.arange(first, min(first + _CHUNK, last), dtype=np.int64) * self.down
-            base, phase = n // self.up, n % self.up
-            index = base[:, None] - self.buffer_start + self.offsets[None, :]
-            out[first - self.next_out : first - self.next_out + len(n)] = np.einsum(
-                "ij,ij->i", buffer[index], self.table[phase]
-            )
+        # Outputs n ≡ j (mod up) share one phase, and their windows start `down` input samples apart: each residue
+        # class is one matrix-vector product over a strided view of the buffer (no gather, no copy).
+        windows = sliding_window_view(buffer, 2 * self.k)
+        first = self.next_out
+        for j in range(min(self.up, last - first)):
+            n0 = first + j
+            count = (last - 1 - n0) // self.up + 1
+            base, phase = divmod(n0 * self.down, self.up)
+            start = base - self.buffer_start - self.k + 1
+            out[j :: self.up] = windows[start : start + (count - 1) * self.down + 1 : self.down] @ self.table[phase]
         self.next_out = last
         keep_from = (self.next_out * self.down) // self.up - self.k + 1  # the next output's first input
         drop = max(0, keep_from - self.buffer_start)
