@@ -1,0 +1,524 @@
+"""API latency while the mock hears media: p99 of fetch-transcript under a steady load, idle against while 8 one-hour
+stereo 16 kHz WAVs are fetched and analysed (goal, issue 8: ≤ 2× idle — audio work is off the event loop).
+
+Four processes, so that none of them shares the mock's event loop or GIL: the mock (`_load.served`), a static file
+server holding the 8 WAVs (written once into a temporary directory from the committed utterances, as `bench_media`
+does; aiohttp's `FileResponse`, sendfile), an open-loop load generator (aiohttp: a GET of one of 50 completed
+transcripts every 1/RATE s whatever the answers, latency counted from when the request was due, so a stalled loop
+cannot hide its stall), and this driver. Per mock, the idle p99 is measured first; then each round creates 8
+transcripts on the 8 URLs and the window runs until all 8 are fetched, analysed and completed (sentences built),
+after which they are deleted. Each mode is a fresh mock process with its own idle baseline:
+
+- `threads`: the mock as shipped (`_pipeline.py`: download on the event loop, analysis + hashing in its threads);
+- `process-pool`: the same with `analyse` injected to run in a process pool (hashing stays in the thread): the
+  alternative the issue asks to measure;
+- `fetch-only`: an analyser that reads the header and hears nothing: what the download and hashing alone cost;
+- `thread-fetch`, `process-hear`, `process-hear-sentences`: prototypes of fixes, patched into the mock's process
+  here, not shipped: the download on an event loop of its own in the pipeline's worker thread; download + analysis
+  + hash in a worker process; and that plus the sentences built in the worker instead of on the loop at completion.
+
+    python -m benchmarks.bench_media_latency [--quick]          # --quick: 10-minute files, 1 round, 5 s idle
+    python -m benchmarks.bench_media_latency --mode threads --mode process-pool --rounds 3
+    python -m benchmarks.bench_media_latency --mode threads --rounds 1 --profile DIR --trace   # why (py-spy)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import json
+import multiprocessing as mp
+import os
+import signal
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from benchmarks._load import served
+
+RATE = 200.0  # fetch-transcript requests per second, open loop
+LOAD_TRANSCRIPTS = 50
+FILES = 8
+WARMUP_S = 1.0
+MODES = {
+    "threads": "threads (as shipped)",
+    "process-pool": "analyse in a process pool",
+    "fetch-only": "fetch + hash only (no analysis)",
+    "thread-fetch": "prototype: fetch on its own loop in the worker thread",
+    "process-hear": "prototype: fetch + analyse + hash in a process",
+    "process-hear-sentences": "prototype: … and sentences built there",
+}
+POOLED = ("process-pool", "process-hear", "process-hear-sentences")
+
+
+# --- the mock under test, in its child process ------------------------------------------------------------------
+
+_POOL: ProcessPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool_worker(nice: int) -> None:
+    """A pool worker ends with the mock (which `_load.served` ends with SIGTERM, leaving no time to shut the pool)."""
+    import ctypes
+
+    os.nice(nice)
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
+
+
+def _pool(workers: int = 0, nice: int = 0) -> ProcessPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            workers = workers or min(4, os.cpu_count() or 1)  # as many as the pipeline's threads
+            ctx = mp.get_context("spawn")
+            _POOL = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_pool_worker, initargs=(nice,))
+            for _ in range(workers):  # start them now (a spawn + numpy import each), not in a measured window
+                _POOL.submit(int).result()
+        return _POOL
+
+
+def pooled_analyse(source: Any) -> Any:
+    """`mock_server._media.analyse` in a worker process; called from the pipeline's worker thread, which waits."""
+    from mock_server._media import analyse
+
+    return _pool().submit(analyse, os.fspath(source)).result()
+
+
+def header_only(source: Any) -> Any:
+    """An analyser that reads the header and hears nothing (the download and hash alone)."""
+    import soundfile as sf
+
+    from mock_server._media import MediaAnalysis
+
+    info = sf.info(os.fspath(source))
+    return MediaAnalysis(info.format.lower(), info.samplerate, info.channels, info.frames / info.samplerate, ())
+
+
+def hear_elsewhere(url: str, path: str, limits: Any, sentences: bool = False) -> tuple[str, Any]:
+    """In a worker process: the pipeline's whole job — download (`_fetch.fetch_to_file`, on this process's own
+    event loop), analyse, hash — with a refusal returned as (code, message) (`MediaFailure` does not pickle)."""
+    from mock_server._media import analyse
+    from mock_server._media._fetch import fetch_to_file, new_session
+    from mock_server._media._pipeline import file_sha256
+
+    async def download() -> None:
+        async with new_session() as session:
+            await fetch_to_file(session, url, Path(path), limits)
+
+    try:
+        asyncio.run(download())
+        analysis, sha256 = analyse(path), file_sha256(path)
+        if not sentences:
+            return "ok", (analysis, sha256, None)
+        from mock_server._media._script import assign_text
+        from mock_server._model._sentences import redact_sentence
+
+        plain = tuple(assign_text(analysis.segments, None, bytes.fromhex(sha256)))  # no script: seeded words
+        return "ok", (analysis, sha256, (plain, tuple(map(redact_sentence, plain))))
+    except Exception as exc:
+        code, message = getattr(exc, "code", None), getattr(exc, "message", None)
+        if isinstance(code, int) and isinstance(message, str):
+            return "failed", (code, message)
+        raise
+
+
+def _fetch_in_thread(pipeline: Any) -> None:
+    """Prototype: the download runs in the pipeline's worker thread on an event loop of its own (`asyncio.run` of the
+    same `fetch_to_file`), then analysis and hashing there as shipped; the API loop sees only the job's start and end,
+    but the GIL is shared."""
+    from mock_server._media._fetch import fetch_to_file, new_session
+
+    original = pipeline._hear
+
+    def download(url: str, path: Path, limits: Any) -> None:
+        async def run() -> None:
+            async with new_session() as session:
+                await fetch_to_file(session, url, path, limits)
+
+        asyncio.run(run())
+
+    async def _hear(account: Any, job: Any, path: Path) -> Any:
+        if job.media_url is None:
+            return await original(account, job, path)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(pipeline.executor, download, job.media_url, path, job.limits)
+        return await loop.run_in_executor(pipeline.executor, pipeline._analyse_and_hash, str(path))
+
+    pipeline._hear = _hear
+
+
+def _hear_in_pool(pipeline: Any, sentences: bool) -> None:
+    """Prototypes of the fix, not the mock as shipped: `pipeline._hear` (media_url jobs) replaced by `hear_elsewhere`
+    in the process pool, so the mock's event loop and GIL see only each job's start and end; with `sentences`, the
+    sentence set is built there too and completion takes it instead of building it on the loop (unscripted media)."""
+    from mock_server._media._alerts import MediaFailure
+    from mock_server._model import Account
+    from mock_server._model._sentences import SentenceSet
+
+    original, built = pipeline._hear, {}
+
+    async def _hear(account: Any, job: Any, path: Path) -> Any:
+        if job.media_url is None:
+            return await original(account, job, path)
+        loop = asyncio.get_running_loop()
+        work = (hear_elsewhere, job.media_url, str(path), job.limits, sentences)
+        outcome, value = await loop.run_in_executor(_pool(), *work)
+        if outcome == "failed":
+            raise MediaFailure(*value)
+        analysis, sha256, prebuilt = value
+        if prebuilt is not None:
+            built[sha256] = prebuilt
+        return analysis, sha256
+
+    keep = Account._keep_sentences
+
+    def _keep_sentences(self: Any, t: Any) -> None:
+        prebuilt = built.pop(t.media_sha256, None)
+        if prebuilt is None or self.ctx.scripts.get(sha256=t.media_sha256) is not None:
+            return keep(self, t)
+        t.sentences = SentenceSet(prebuilt[0], prebuilt[1] if t.redaction else prebuilt[0])
+        return None
+
+    pipeline._hear = _hear
+    Account._keep_sentences = _keep_sentences
+
+
+def _trace_gc() -> None:
+    """Print each garbage collection over 5 ms (a pause of the event loop) on stderr, with its monotonic time."""
+    import gc
+
+    started: list[float] = []
+
+    def watch(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            started[:] = [time.monotonic()]
+        elif started and (took := time.monotonic() - started[0]) > 0.005:
+            print(f"mock: gc gen{info['generation']} {took * 1000:.0f} ms at {time.monotonic():.2f}", file=sys.stderr)
+
+    gc.callbacks.append(watch)
+
+
+def _gc_policy(policy: str) -> None:
+    """`off`: no cyclic GC in the mock (an upper bound of what fewer GC-tracked objects could give); `freeze`: after
+    each completion, everything alive moves to the permanent generation (`gc.freeze()`), which later collections skip
+    (nothing in a sentence set is cyclic, so reference counting still frees it)."""
+    import gc
+
+    if policy == "off":
+        gc.disable()
+    elif policy == "freeze":
+        from mock_server._model import Account
+
+        keep = Account._keep_sentences
+
+        def _keep_sentences(self: Any, t: Any) -> None:
+            keep(self, t)
+            gc.freeze()
+
+        Account._keep_sentences = _keep_sentences
+
+
+def mock_app(mode: str, workers: int = 0, nice: int = 0, trace: bool = False, gc: str = "on") -> web.Application:
+    from mock_server import STATE, MockConfig, create_app
+
+    config = MockConfig.from_json({"lifecycle": {"mode": "immediate"}, "media": {"timeout_s": 600}})
+    if mode in POOLED:
+        mp.current_process().daemon = False  # `_load.served` runs us as a daemon, which may not have children
+        _pool(workers, nice)
+    analyse = {"process-pool": pooled_analyse, "fetch-only": header_only}.get(mode)
+    app = create_app(config, seed=1, analyse=analyse)
+    if mode == "thread-fetch":
+        _fetch_in_thread(app[STATE].media)
+    elif mode in ("process-hear", "process-hear-sentences"):
+        _hear_in_pool(app[STATE].media, sentences=mode == "process-hear-sentences")
+    _gc_policy(gc)
+    if trace:
+        _trace_gc()
+    return app
+
+
+def file_server(root: str) -> web.Application:
+    async def get(request: web.Request) -> web.StreamResponse:
+        path = Path(root) / request.match_info["name"]
+        if not path.is_file():
+            raise web.HTTPNotFound()
+        return web.FileResponse(path)
+
+    app = web.Application()
+    app.router.add_get("/{name}", get)
+    return app
+
+
+# --- the load generator, in its own process ---------------------------------------------------------------------
+
+
+def _generate(base: str, auth: str, sids: list[str], rate: float, conn: Any) -> None:
+    asyncio.run(_drive(base, auth, sids, rate, conn))
+
+
+async def _drive(base: str, auth: str, sids: list[str], rate: float, conn: Any) -> None:
+    samples: list[tuple[float, float, int]] = []  # (when due, latency from then, status)
+    headers = {"Authorization": auth}
+    connector = aiohttp.TCPConnector(limit=256)
+    async with aiohttp.ClientSession(base, headers=headers, connector=connector) as session:
+
+        async def one(sid: str, due: float) -> None:
+            try:
+                async with session.get(f"/v2/Transcripts/{sid}") as r:
+                    await r.read()
+                    status = r.status
+            except aiohttp.ClientError:
+                status = 0
+            samples.append((due, time.monotonic() - due, status))
+
+        for sid in sids[:8]:  # open the first connections before anyone measures
+            await one(sid, time.monotonic())
+        samples.clear()
+        conn.send("ready")
+        tasks: set[asyncio.Task[None]] = set()
+        start = time.monotonic()
+        i = 0
+        while not conn.poll():
+            due = start + i / rate
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            task = asyncio.create_task(one(sids[i % len(sids)], due))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            i += 1
+        await asyncio.gather(*tasks)
+    conn.send(samples)
+
+
+class Load:
+    """A load generator process: `start()` returns once it is sending, `stop()` its samples."""
+
+    def __init__(self, base: str, auth: str, sids: list[str]) -> None:
+        ctx = mp.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_generate, args=(base, auth, sids, RATE, child), daemon=True)
+
+    async def start(self) -> None:
+        self.proc.start()
+        if not await asyncio.to_thread(self.conn.poll, 30):
+            raise RuntimeError("load generator did not start within 30 s")
+        assert self.conn.recv() == "ready"
+
+    async def stop(self) -> list[tuple[float, float, int]]:
+        self.conn.send("stop")
+        samples: list[tuple[float, float, int]] = await asyncio.to_thread(self.conn.recv)
+        await asyncio.to_thread(self.proc.join, 10)
+        return samples
+
+
+# --- the driver ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Figures:
+    requests: int
+    errors: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    seconds: float
+
+    @classmethod
+    def of(cls, samples: list[tuple[float, float, int]], seconds: float) -> Figures:
+        latencies = sorted(s[1] * 1000 for s in samples)
+        if len(latencies) < 2:
+            return cls(len(latencies), 0, 0.0, 0.0, 0.0, seconds)
+        cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+        errors = sum(1 for s in samples if s[2] != 200)
+        return cls(len(latencies), errors, cuts[49], cuts[98], latencies[-1], seconds)
+
+
+class Mock:
+    def __init__(self, session: aiohttp.ClientSession, base: str) -> None:
+        self.session, self.base = session, base
+        self.auth = ""
+        self.service = ""
+
+    async def setup(self) -> None:
+        async with self.session.post(f"{self.base}/__mock__/accounts", json={}) as r:
+            account = await r.json()
+        self.sid = account["account_sid"]
+        token = base64.b64encode(f"{account['account_sid']}:{account['auth_token']}".encode()).decode()
+        self.auth = f"Basic {token}"
+        body = await self.call("POST", "/v2/Services", 201, data={"UniqueName": "bench"})
+        self.service = body["sid"]
+
+    async def call(self, method: str, path: str, expect: int, **kw: Any) -> dict[str, Any]:
+        async with self.session.request(method, self.base + path, headers={"Authorization": self.auth}, **kw) as r:
+            body = await r.read()
+            if r.status != expect:
+                raise RuntimeError(f"{method} {path}: {r.status} {body[:300]!r}")
+            return json.loads(body) if body else {}
+
+    async def create(self, url: str) -> str:
+        channel = json.dumps({"media_properties": {"media_url": url}})
+        body = await self.call("POST", "/v2/Transcripts", 202, data={"ServiceSid": self.service, "Channel": channel})
+        return str(body["sid"])
+
+    async def heard(self) -> int:
+        async with self.session.get(f"{self.base}/__mock__/accounts/{self.sid}/stats") as r:
+            stats = await r.json()
+        return int(stats.get("media_fetched", 0)) + int(stats.get("media_failed", 0))
+
+    async def wait_completed(self, sids: list[str], timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        for sid in sids:
+            while (body := await self.call("GET", f"/v2/Transcripts/{sid}", 200))["status"] != "completed":
+                if body["status"] == "failed" or time.monotonic() > deadline:
+                    raise RuntimeError(f"{sid}: {body['status']}")
+                await asyncio.sleep(0.1)
+
+
+async def _profiler(pid: int, where: Path) -> asyncio.subprocess.Process:
+    """py-spy recording the mock (every thread, idle ones too) until stopped with SIGINT; collapsed stacks."""
+    where.parent.mkdir(parents=True, exist_ok=True)
+    spy = os.environ.get("PY_SPY", "py-spy")
+    args = ["record", "--pid", str(pid), "--rate", "200", "--threads", "--idle", "--format", "raw", "-o", str(where)]
+    return await asyncio.create_subprocess_exec(spy, *args, stdout=asyncio.subprocess.DEVNULL)
+
+
+async def measure_mode(
+    mode: str, clip_url: str, urls: list[str], rounds: int, idle_s: float, options: argparse.Namespace
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"mode": mode, "busy": [], "processing_s": []}
+    children = {p.pid for p in mp.active_children()}
+    tuning = {"workers": options.workers, "nice": options.nice, "trace": options.trace, "gc": options.gc}
+    with served(mock_app, mode=mode, **tuning) as base:
+        (mock_pid,) = [p.pid for p in mp.active_children() if p.pid not in children]
+        async with aiohttp.ClientSession() as session:
+            mock = Mock(session, base)
+            await mock.setup()
+            load_sids = [await mock.create(clip_url) for _ in range(LOAD_TRANSCRIPTS)]
+            await mock.wait_completed(load_sids, 120)
+
+            load = Load(base, mock.auth, load_sids)
+            await load.start()
+            await asyncio.sleep(WARMUP_S)
+            begin = time.monotonic()
+            await asyncio.sleep(idle_s)
+            end = time.monotonic()
+            samples = await load.stop()
+            out["idle"] = Figures.of([s for s in samples if begin <= s[0] <= end], end - begin)
+
+            for round_ in range(rounds):
+                before = await mock.heard()
+                load = Load(base, mock.auth, load_sids)
+                await load.start()
+                await asyncio.sleep(WARMUP_S)
+                spy = None
+                if options.profile is not None and round_ == 0:
+                    spy = await _profiler(mock_pid, options.profile / f"{mode}.txt")
+                    await asyncio.sleep(1.0)  # py-spy attaches
+                begin = time.monotonic()
+                sids = await asyncio.gather(*(mock.create(url) for url in urls))
+                heard = [0.0]
+                while (n := await mock.heard()) < before + len(urls):
+                    if n - before >= len(heard):
+                        heard.append(time.monotonic() - begin)
+                    if time.monotonic() - begin > 900:
+                        raise RuntimeError("the 8 files were not processed within 15 minutes")
+                    await asyncio.sleep(0.1)
+                await mock.wait_completed(list(sids), 60)  # completion builds the sentences
+                end = time.monotonic()
+                if spy is not None:
+                    spy.send_signal(signal.SIGINT)
+                    await spy.wait()
+                samples = await load.stop()
+                window = [s for s in samples if begin <= s[0] <= end]
+                if options.trace:
+                    slow = sorted(sorted(window, key=lambda s: -s[1])[:20])
+                    print(
+                        f"{mode} round {round_ + 1}: window from {begin:.2f} for {end - begin:.2f} s; files heard "
+                        f"at +{', +'.join(f'{t:.2f}' for t in heard[1:])} s; slowest requests (due at +s: ms): "
+                        f"{', '.join(f'{s[0] - begin:.2f}: {s[1] * 1000:.0f}' for s in slow)}",
+                        file=sys.stderr,
+                    )
+                out["busy"].append(window)
+                out["processing_s"].append(end - begin)
+                for sid in sids:
+                    await mock.call("DELETE", f"/v2/Transcripts/{sid}", 204)
+    busy = [s for r in out["busy"] for s in r]
+    out["busy"] = Figures.of(busy, sum(out["processing_s"]))
+    return out
+
+
+def _write_files(folder: Path, seconds: float) -> tuple[float, int]:
+    from benchmarks.bench_media import conversation
+    from mock_server import demo_call
+
+    start = time.perf_counter()
+    (folder / "clip.wav").write_bytes(demo_call(1, seconds=20))
+    for i in range(FILES):
+        conversation(folder / f"call-{i}.wav", seconds, seed=i + 1)
+    return time.perf_counter() - start, (folder / "call-0.wav").stat().st_size
+
+
+def _row(mode: str, phase: str, f: Figures, idle: Figures | None, extra: str = "") -> str:
+    ratio = f"**{f.p99_ms / idle.p99_ms:.2f}×**" if idle and idle.p99_ms else "1.00×"
+    goal = "≤ 2×" if idle else ""
+    return (
+        f"| {mode} | {phase} | {f.requests:,} ({f.errors} errors) | {f.p50_ms:.1f} ms | {f.p99_ms:.1f} ms | "
+        f"{f.max_ms:.0f} ms | {ratio} | {extra} | {goal} |"
+    )
+
+
+async def run(modes: list[str], seconds: float, rounds: int, idle_s: float, options: argparse.Namespace) -> int:
+    with tempfile.TemporaryDirectory(prefix="bench-media-latency-") as folder:
+        made_s, size = _write_files(Path(folder), seconds)
+        with served(file_server, root=folder) as files:
+            urls = [f"{files}/call-{i}.wav" for i in range(FILES)]
+            results = [await measure_mode(m, f"{files}/clip.wav", urls, rounds, idle_s, options) for m in modes]
+    print(
+        f"{FILES} × {seconds / 60:.0f}-minute stereo 16 kHz PCM16 WAV ({size / 2**20:,.0f} MiB each, written in "
+        f"{made_s:.1f} s) served from another process; fetch-transcript at {RATE:.0f}/s open loop from another "
+        f"process over {LOAD_TRANSCRIPTS} completed transcripts; {rounds} round(s) of {FILES} files per mock; "
+        f"{os.cpu_count()} cores.\n"
+    )
+    print("| mock | phase | requests | p50 | p99 | max | p99 ÷ idle p99 | processing time | goal |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        print(_row(MODES[r["mode"]], "idle", r["idle"], None, f"({r['idle'].seconds:.0f} s)"))
+        per_round = ", ".join(f"{s:.1f} s" for s in r["processing_s"])
+        print(_row(MODES[r["mode"]], f"{FILES} files processing", r["busy"], r["idle"], per_round))
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_media_latency")
+    parser.add_argument("--quick", action="store_true", help="10-minute files, 1 round, 5 s idle")
+    parser.add_argument("--mode", action="append", choices=list(MODES), help="measure only this mock (repeatable)")
+    parser.add_argument("--rounds", type=int, help="rounds of 8 files per mock (default 3, --quick 1)")
+    parser.add_argument("--workers", type=int, default=0, help="process pool size (default: the pipeline's, ≤ 4)")
+    parser.add_argument("--nice", type=int, default=0, help="niceness added to the process pool's workers")
+    gc = "the mock's cyclic GC: on (as shipped), off, or freeze after each completion (gc.freeze())"
+    parser.add_argument("--gc", choices=("on", "off", "freeze"), default="on", help=gc)
+    spy = "py-spy (PY_SPY=path, else on PATH) records the mock in the first busy round: DIR/MODE.txt"
+    parser.add_argument("--profile", type=Path, metavar="DIR", help=spy)
+    trace = "on stderr: the mock's GC pauses over 5 ms, and each window's slowest requests"
+    parser.add_argument("--trace", action="store_true", help=trace)
+    args = parser.parse_args(argv)
+    seconds = 600.0 if args.quick else 3600.0
+    rounds = args.rounds or (1 if args.quick else 3)
+    return asyncio.run(run(args.mode or list(MODES), seconds, rounds, 5.0 if args.quick else 15.0, args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
