@@ -12,14 +12,16 @@ after which they are deleted. Each mode is a fresh mock process with its own idl
 - `threads`: the mock as shipped (`_pipeline.py`: download on the event loop, analysis + hashing in its threads);
 - `process-pool`: the same with `analyse` injected to run in a process pool (hashing stays in the thread): the
   alternative the issue asks to measure;
-- `fetch-only`: an analyser that reads the header and hears nothing: what the download and hashing alone cost;
+- `fetch-only`: an analyser that reads the header and hears nothing (so no sentences are built either): what the
+  download and hashing alone cost;
 - `thread-fetch`, `process-hear`, `process-hear-sentences`: prototypes of fixes, patched into the mock's process
   here, not shipped: the download on an event loop of its own in the pipeline's worker thread; download + analysis
   + hash in a worker process; and that plus the sentences built in the worker instead of on the loop at completion.
 
-    python -m benchmarks.bench_media_latency [--quick]          # --quick: 10-minute files, 1 round, 5 s idle
-    python -m benchmarks.bench_media_latency --mode threads --mode process-pool --rounds 3
-    python -m benchmarks.bench_media_latency --mode threads --rounds 1 --profile DIR --trace   # why (py-spy)
+    python -m benchmarks.bench_media_latency [--quick]    # threads, process-pool, fetch-only; --quick: 10-minute
+                                                           # files, 1 round, 5 s idle
+    python -m benchmarks.bench_media_latency --all [--gc off|freeze]   # and the prototypes; the mock's GC policy
+    python -m benchmarks.bench_media_latency --mode threads --rounds 1 --profile DIR --trace   # why (py-spy, GC)
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ MODES = {
     "process-hear": "prototype: fetch + analyse + hash in a process",
     "process-hear-sentences": "prototype: … and sentences built there",
 }
+DEFAULT_MODES = ("threads", "process-pool", "fetch-only")  # the prototypes with --all or --mode
 POOLED = ("process-pool", "process-hear", "process-hear-sentences")
 
 
@@ -504,7 +507,8 @@ async def run(modes: list[str], seconds: float, rounds: int, idle_s: float, opti
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_media_latency")
     parser.add_argument("--quick", action="store_true", help="10-minute files, 1 round, 5 s idle")
-    parser.add_argument("--mode", action="append", choices=list(MODES), help="measure only this mock (repeatable)")
+    parser.add_argument("--mode", action="append", choices=list(MODES), help="measure this mock (repeatable)")
+    parser.add_argument("--all", action="store_true", help="every mode, the prototypes too")
     parser.add_argument("--rounds", type=int, help="rounds of 8 files per mock (default 3, --quick 1)")
     parser.add_argument("--workers", type=int, default=0, help="process pool size (default: the pipeline's, ≤ 4)")
     parser.add_argument("--nice", type=int, default=0, help="niceness added to the process pool's workers")
@@ -517,7 +521,8 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     seconds = 600.0 if args.quick else 3600.0
     rounds = args.rounds or (1 if args.quick else 3)
-    return asyncio.run(run(args.mode or list(MODES), seconds, rounds, 5.0 if args.quick else 15.0, args))
+    modes = list(MODES) if args.all else args.mode or list(DEFAULT_MODES)
+    return asyncio.run(run(modes, seconds, rounds, 5.0 if args.quick else 15.0, args))
 
 
 if __name__ == "__main__":
