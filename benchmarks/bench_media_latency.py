@@ -233,8 +233,14 @@ def _gc_policy(policy: str) -> None:
         Account._keep_sentences = _keep_sentences
 
 
-def mock_app(mode: str, workers: int = 0, nice: int = 0, trace: bool = False, gc: str = "on") -> web.Application:
+def mock_app(
+    mode: str, scratch: str, workers: int = 0, nice: int = 0, trace: bool = False, gc: str = "on"
+) -> web.Application:
     from mock_server import STATE, MockConfig, create_app
+
+    # `served` ends the mock with SIGTERM, so the app never removes its media folder: put it inside the benchmark's
+    # temporary directory, which the driver removes (8 one-hour downloads are 1.8 GB).
+    tempfile.tempdir = scratch
 
     config = MockConfig.from_json({"lifecycle": {"mode": "immediate"}, "media": {"timeout_s": 600}})
     if mode in POOLED:
@@ -399,12 +405,14 @@ async def _profiler(pid: int, where: Path) -> asyncio.subprocess.Process:
 
 
 async def measure_mode(
-    mode: str, clip_url: str, urls: list[str], rounds: int, idle_s: float, options: argparse.Namespace
+    mode: str, folder: Path, clip_url: str, urls: list[str], rounds: int, idle_s: float, options: argparse.Namespace
 ) -> dict[str, Any]:
     out: dict[str, Any] = {"mode": mode, "busy": [], "processing_s": []}
     children = {p.pid for p in mp.active_children()}
     tuning = {"workers": options.workers, "nice": options.nice, "trace": options.trace, "gc": options.gc}
-    with served(mock_app, mode=mode, **tuning) as base:
+    scratch = folder / f"mock-{mode}"
+    scratch.mkdir()
+    with served(mock_app, mode=mode, scratch=str(scratch), **tuning) as base:
         (mock_pid,) = [p.pid for p in mp.active_children() if p.pid not in children]
         async with aiohttp.ClientSession() as session:
             mock = Mock(session, base)
@@ -488,7 +496,9 @@ async def run(modes: list[str], seconds: float, rounds: int, idle_s: float, opti
         made_s, size = _write_files(Path(folder), seconds)
         with served(file_server, root=folder) as files:
             urls = [f"{files}/call-{i}.wav" for i in range(FILES)]
-            results = [await measure_mode(m, f"{files}/clip.wav", urls, rounds, idle_s, options) for m in modes]
+            results = [
+                await measure_mode(m, Path(folder), f"{files}/clip.wav", urls, rounds, idle_s, options) for m in modes
+            ]
     print(
         f"{FILES} × {seconds / 60:.0f}-minute stereo 16 kHz PCM16 WAV ({size / 2**20:,.0f} MiB each, written in "
         f"{made_s:.1f} s) served from another process; fetch-transcript at {RATE:.0f}/s open loop from another "
