@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
+from mock_server._media._pii import PiiSentence
 from mock_server._model._params import Params
 from mock_server._model._records import ServiceRecord, TranscriptRecord
 
@@ -33,17 +34,7 @@ REDACTED, UNREDACTED = "redacted", "unredacted"
 REDACTED_SUFFIX = ".redacted.wav"  # the redacted media is kept next to the original, under the same name
 
 
-class SpokenSentence(Protocol):
-    """What the redacted media needs of a sentence (`mock_server._media._pii.PiiSentence`); words are optional."""
-
-    @property
-    def media_channel(self) -> int: ...
-    @property
-    def start_s(self) -> float: ...
-    @property
-    def end_s(self) -> float: ...
-    @property
-    def text(self) -> str: ...
+SpokenSentence = PiiSentence  # what the redacted media needs of a sentence: the PII detector's view of one
 
 
 @dataclass(frozen=True, slots=True)
