@@ -40,7 +40,8 @@ def served(factory: AppFactory, **kwargs: Any) -> Iterator[str]:
     """Serve `factory(**kwargs)` on 127.0.0.1 in a child process; yield its base URL; stop it afterwards."""
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()
-    proc = ctx.Process(target=_serve, args=(factory, kwargs, child), daemon=True)
+    # Not a daemon: the mock hears media in worker processes of its own, which a daemonic process may not start.
+    proc = ctx.Process(target=_serve, args=(factory, kwargs, child), daemon=False)
     proc.start()
     try:
         if not parent.poll(30):

@@ -114,7 +114,7 @@ def hear_elsewhere(url: str, path: str, limits: Any, sentences: bool = False) ->
     event loop), analyse, hash — with a refusal returned as (code, message) (`MediaFailure` does not pickle)."""
     from mock_server._media import analyse
     from mock_server._media._fetch import fetch_to_file, new_session
-    from mock_server._media._pipeline import file_sha256
+    from mock_server._media._worker import file_sha256
 
     async def download() -> None:
         async with new_session() as session:

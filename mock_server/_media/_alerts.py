@@ -51,9 +51,12 @@ class MediaFailure(Exception):
     """The media could not be fetched or used: the transcript fails with `code` and `message` in the alert log."""
 
     def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
+        super().__init__(code, message)  # both in args: a failure in a worker process pickles back whole
         self.code = code
         self.message = message
+
+    def __str__(self) -> str:
+        return self.message
 
     def __repr__(self) -> str:
         return f"MediaFailure({self.code}, {self.message!r})"

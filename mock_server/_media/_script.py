@@ -51,14 +51,27 @@ class SegmentLike(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class ScriptedSentence:
-    """A sentence for a segment: a superset of `mock_server._model._content.SentenceRecord`, with its words."""
+    """A sentence for a segment: a superset of `mock_server._model._content.SentenceRecord`, with its words.
+
+    Words are kept only when they cannot be recomputed (`given_words`: a redacted sentence's labels); otherwise they
+    are spread over the sentence when read. A one-hour transcript has ~1,400 sentences and ~15,000 words: keeping the
+    words as objects made every full garbage collection walk them all, and those pauses (70–370 ms) were the mock's
+    slowest answers while media was processed (BENCHMARKS.md, "API latency while the mock hears media").
+    """
 
     media_channel: int
     start_s: float
     end_s: float
     text: str
     confidence: float
-    words: tuple[Word, ...]
+    given_words: tuple[Word, ...] | None = None
+
+    @property
+    def words(self) -> tuple[Word, ...]:
+        """The sentence's words with their timestamps, one per whitespace-separated token of `text`."""
+        if self.given_words is not None:
+            return self.given_words
+        return spread_words(self.text, self.start_s, self.end_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,7 +304,6 @@ def assign_text(segments: Iterable[SegmentLike], script: Script | None, seed: by
                     end_s=end,
                     text=text,
                     confidence=_confidence(seed, channel, index),
-                    words=spread_words(text, start, end),
                 )
             )
     out.sort(key=lambda s: (s.start_s, s.media_channel))

@@ -17,12 +17,15 @@ import json
 import math
 from collections import Counter, deque
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from mock_server._config import MediaConfig
 from mock_server._model._context import Context
 from mock_server._model._records import FINAL, IN_PROGRESS, QUEUED, AlertRecord, MediaInfo, TranscriptRecord
+
+if TYPE_CHECKING:
+    from mock_server._model._sentences import SentencePlan, SentenceSet
 from mock_server._model._render import iso
 
 MAX_ALERTS = 100_000  # the log keeps the newest; `alerts` in the stats counts every one ever raised
@@ -105,10 +108,18 @@ class MediaOperations:
         return True
 
     def media_ready(
-        self, transcript_sid: str, analysis: MediaInfo, media_path: str | None, now: float, *, sha256: str | None = None
+        self,
+        transcript_sid: str,
+        analysis: MediaInfo,
+        media_path: str | None,
+        now: float,
+        *,
+        sha256: str | None = None,
+        prepared: tuple[SentencePlan, SentenceSet] | None = None,
     ) -> bool:
         """The media was fetched and analysed: keep what was heard (and the media's hex SHA-256, which finds its
-        script and seeds its words), take its duration, start the lifecycle.
+        script and seeds its words), take its duration, start the lifecycle. `prepared`: the sentences the pipeline
+        built in its worker, with the plan they follow; completion takes them if the plan still holds.
 
         Returns False when nobody is waiting any more (the transcript was deleted): the caller discards the file.
         """
@@ -119,6 +130,7 @@ class MediaOperations:
         t.analysis = analysis
         t.media_path = media_path
         t.media_sha256 = sha256
+        t.prepared = prepared
         t.duration = max(0, math.floor(analysis.duration_s + 0.5))
         self.counts["media_fetched"] += 1
         self._start_lifecycle(t, now)

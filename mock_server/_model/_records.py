@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 from mock_server._config import LifecycleConfig
 
 if TYPE_CHECKING:
-    from mock_server._model._sentences import SentenceSet
+    from mock_server._model._sentences import SentencePlan, SentenceSet
 
 QUEUED, IN_PROGRESS, COMPLETED, FAILED = "queued", "in-progress", "completed", "failed"
 FINAL = frozenset({COMPLETED, FAILED})
@@ -105,6 +105,7 @@ class TranscriptRecord:
         "media_start_time",
         "operator_sids",
         "polls",
+        "prepared",
         "redaction",
         "roles",
         "sentences",
@@ -154,6 +155,8 @@ class TranscriptRecord:
         self.media_path: str | None = None  # the fetched media, kept for the Media subresource
         self.media_sha256: str | None = None  # hex SHA-256 of the media bytes: finds its script, seeds its words
         self.sentences: SentenceSet | None = None  # built once at completion from the analysis
+        # What the media pipeline's worker built ahead of completion, with the plan it followed (`_sentences.py`).
+        self.prepared: tuple[SentencePlan, SentenceSet] | None = None
 
 
 class AlertRecord:

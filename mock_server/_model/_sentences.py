@@ -29,12 +29,12 @@ from typing import Any
 from mock_server._errors import not_found
 from mock_server._media._pii import find_pii, redact_text, redact_words
 from mock_server._media._pii_results import pii_operator_result
-from mock_server._media._script import ScriptedSentence, assign_text, spread_words
+from mock_server._media._script import Script, ScriptedSentence, assign_text
 from mock_server._model._content import ScriptedConversation, SentenceSource, operator_result
 from mock_server._model._context import Context
 from mock_server._model._media import media_url_of
 from mock_server._model._params import Params, Result
-from mock_server._model._records import COMPLETED, TranscriptRecord
+from mock_server._model._records import COMPLETED, MediaInfo, TranscriptRecord
 from mock_server._model._render import BASE, paginate
 
 Sentence = ScriptedSentence  # media_channel, start_s, end_s, text, confidence, words (each with its timestamps)
@@ -55,26 +55,64 @@ def redact_sentence(s: Sentence) -> Sentence:
     if not matches:
         return s
     return dataclasses.replace(
-        s, text=redact_text(s.text, matches), words=tuple(redact_words(s.text, s.words, matches))
+        s, text=redact_text(s.text, matches), given_words=tuple(redact_words(s.text, s.words, matches))
     )
 
 
-def heard_sentences(t: TranscriptRecord, ctx: Context) -> SentenceSet | None:
-    """The sentences of `t`'s analysed media: one per speech segment, text from its script or seeded by its hash."""
-    analysis = t.analysis
-    if analysis is None:
-        return None
+@dataclass(frozen=True, slots=True)
+class SentencePlan:
+    """Everything needed to build a heard transcript's sentences, as plain picklable values: the media pipeline
+    builds them in a worker (`build_sentences`), off the event loop, and the model checks at completion that the
+    script it was built with is still the one registered."""
+
+    segments: tuple[tuple[int, float, float], ...]  # (media_channel, start_s, end_s) per speech segment
+    script: Script | None
+    seed: bytes  # the media's SHA-256 digest: the same media always reads the same
+    redaction: bool  # the service's auto_redaction at creation: build the redacted twin too
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    channel: int
+    start_s: float
+    end_s: float
+
+
+def build_sentences(plan: SentencePlan) -> SentenceSet:
+    """The sentences `plan` describes, and their redacted twins when the service redacts (pure; any thread/process)."""
+    plain = tuple(assign_text((_Span(*seg) for seg in plan.segments), plan.script, plan.seed))
+    return SentenceSet(plain, tuple(map(redact_sentence, plain)) if plan.redaction else plain)
+
+
+def sentence_plan(t: TranscriptRecord, ctx: Context, analysis: MediaInfo, sha256: str | None) -> SentencePlan:
+    """How `t`'s media reads, given what was heard in it and its hex SHA-256: its segments, the script registered for
+    it now (looked up by the hash first, then by the media URL without its query), its seed, whether it is redacted."""
     media_url = None if t.source_sid is not None else media_url_of(t.channel)
-    script = ctx.scripts.get(sha256=t.media_sha256, media_url=media_url)
-    seed = bytes.fromhex(t.media_sha256) if t.media_sha256 else hashlib.sha256(t.sid.encode()).digest()
-    plain = tuple(assign_text(analysis.segments, script, seed))
-    return SentenceSet(plain, tuple(map(redact_sentence, plain)) if t.redaction else plain)
+    script = ctx.scripts.get(sha256=sha256, media_url=media_url)
+    seed = bytes.fromhex(sha256) if sha256 else hashlib.sha256(t.sid.encode()).digest()
+    segments = tuple((int(g.channel), float(g.start_s), float(g.end_s)) for g in analysis.segments)
+    return SentencePlan(segments, script, seed, t.redaction)
+
+
+def heard_sentences(t: TranscriptRecord, ctx: Context) -> SentenceSet | None:
+    """The sentences of `t`'s analysed media: one per speech segment, text from its script or seeded by its hash.
+
+    Uses what the media pipeline built in its worker (`t.prepared`) when it was built with the script registered
+    now; builds them here otherwise (a script registered or replaced while the media was being heard: rare).
+    """
+    if t.analysis is None:
+        return None
+    plan = sentence_plan(t, ctx, t.analysis, t.media_sha256)
+    prepared = t.prepared
+    if prepared is not None and prepared[0] == plan:
+        return prepared[1]
+    return build_sentences(plan)
 
 
 def invented_sentences(source: SentenceSource, t: TranscriptRecord) -> tuple[Sentence, ...]:
     """The invented conversation of a transcript nobody listened to, with its words spread over each sentence."""
     return tuple(
-        Sentence(r.media_channel, r.start_s, r.end_s, r.text, r.confidence, spread_words(r.text, r.start_s, r.end_s))
+        Sentence(r.media_channel, r.start_s, r.end_s, r.text, r.confidence)
         for r in source.sentences(t.sid, t.duration, t.roles)
     )
 
@@ -112,6 +150,7 @@ def echo(p: Params, *names: str) -> list[tuple[str, str]]:
 
 class SentenceOperations:
     ctx: Context
+    transcripts: dict[str, TranscriptRecord]
     sentence_source: SentenceSource = ScriptedConversation()
 
     def _transcript(self, sid: str, path: str = "") -> TranscriptRecord:
@@ -125,9 +164,17 @@ class SentenceOperations:
 
     # --- what a transcript says ----------------------------------------------------------------------------------
 
+    def plan_sentences(self, transcript_sid: str, analysis: MediaInfo, sha256: str | None) -> SentencePlan | None:
+        """For the media pipeline: how a transcript whose media was just heard will read (None if it is gone)."""
+        t = self.transcripts.get(transcript_sid)
+        if t is None or t.deleted or t.status == COMPLETED:
+            return None
+        return sentence_plan(t, self.ctx, analysis, sha256)
+
     def _keep_sentences(self, t: TranscriptRecord) -> None:
-        """At completion: build the sentences of analysed media once and keep them on the record."""
+        """At completion: keep the sentences of analysed media on the record (built in the worker, or here once)."""
         t.sentences = heard_sentences(t, self.ctx)
+        t.prepared = None
 
     def sentences_of(self, t: TranscriptRecord, *, redacted: bool = False) -> Sequence[Sentence]:
         """What `t` says (nothing until it is completed); `redacted`: with its PII replaced by labels."""
@@ -198,11 +245,14 @@ __all__ = [
     "PII_OPERATOR_TYPE",
     "Sentence",
     "SentenceOperations",
+    "SentencePlan",
     "SentenceSet",
+    "build_sentences",
     "echo",
     "heard_sentences",
     "invented_sentences",
     "redact_sentence",
     "render_sentence",
+    "sentence_plan",
     "sentence_sid",
 ]
