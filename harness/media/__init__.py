@@ -1,8 +1,9 @@
-"""Audio work on the client side: decode, resample and merge per-participant tracks into the dual-channel file
-Intelligence transcribes (`cintel merge`), and verify the result."""
+"""Audio work on the client side: decode (soundfile, or PyAV for Video's containers), resample and merge
+per-participant tracks into the dual-channel file Intelligence transcribes (`cintel merge`), verify the result, and
+fetch a Video room's tracks with their offsets from room start (`VideoClient`, `download_room_tracks`)."""
 
+from harness.media._decode import MergeError, SourceInfo, container_start, inspect
 from harness.media._merge import (
-    MergeError,
     MergePlan,
     MergeResult,
     Placement,
@@ -14,18 +15,33 @@ from harness.media._merge import (
     write,
 )
 from harness.media._resample import Resampler
+from harness.media._room import RoomNotReady, RoomTrack, download_room_tracks
 from harness.media._verify import Verification, verify
+from harness.media._video import MediaDownloadError, VideoClient
+from harness.media._video_models import Composition, Participant, Recording, Room
 
 __all__ = [
+    "Composition",
+    "MediaDownloadError",
     "MergeError",
     "MergePlan",
     "MergeResult",
+    "Participant",
     "Placement",
+    "Recording",
     "Resampler",
+    "Room",
+    "RoomNotReady",
+    "RoomTrack",
+    "SourceInfo",
     "Track",
     "TrackInfo",
     "Verification",
+    "VideoClient",
+    "container_start",
+    "download_room_tracks",
     "ffmpeg_command",
+    "inspect",
     "plan",
     "probe",
     "verify",

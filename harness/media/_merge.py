@@ -1,9 +1,14 @@
 """Merge per-participant audio tracks into one stereo 16-bit FLAC, each track placed at its offset from room start.
 
-Streamed: each track is decoded in blocks (soundfile), folded to mono by averaging its channels, resampled
-(`_resample.Resampler`) and placed; the output is written block by block, so two 1-hour tracks never sit in memory
-as whole arrays. Channel 1 is the sum of the tracks assigned to it, channel 2 likewise; a sum beyond full scale is
-clipped (and counted) rather than wrapped.
+Streamed: each track is decoded in blocks (`_decode`: soundfile, or PyAV for Video's containers), folded to mono by
+averaging its channels, resampled (`_resample.Resampler`) and placed; the output is written block by block, so two
+1-hour tracks never sit in memory as whole arrays. Channel 1 is the sum of the tracks assigned to it, channel 2
+likewise; a sum beyond full scale is clipped (and counted) rather than wrapped.
+
+Where a track goes (`plan`): its `@OFFSET_S` when given; else its container's start time (Twilio's track recordings
+carry their offset from room start) — relative to the earliest such track when no track has an explicit offset, as
+given (seconds from room start, like the explicit ones) when some do; else 0 s, with a note. The guide's
+duration-difference rule only with `align_ends`, and a warning.
 """
 
 from __future__ import annotations
@@ -18,18 +23,13 @@ import numpy as np
 import numpy.typing as npt
 import soundfile as sf
 
-from harness._errors import CintelError
+from harness.media._decode import BlockReader, MergeError, SourceInfo, inspect, open_reader
 from harness.media._resample import Resampler
 
 Array = npt.NDArray[np.float32]
 BLOCK = 131_072  # output frames per write
-NEEDS_PYAV = frozenset({".mka", ".mkv", ".webm", ".mp4", ".m4a", ".mov"})
 FULL_SCALE = 32767 / 32768
 COMPRESSION = 0.0  # FLAC level 0: encodes ~1.8× faster than the default; speech files grow by a few %
-
-
-class MergeError(CintelError):
-    """A track or option that cannot be merged (exit 2, the file or option named)."""
 
 
 @dataclass(frozen=True)
@@ -56,12 +56,14 @@ class Track:
 
 @dataclass(frozen=True)
 class TrackInfo:
-    """What soundfile reports about a track (before decoding it)."""
+    """What a track holds (before decoding it): rate, channels, length, and its container's start time if any."""
 
     track: Track
     rate: int
     channels: int
     frames: int
+    start_s: float | None = None  # the container's time of the first sample (None: WAV/FLAC/MP3 have none)
+    source: SourceInfo | None = None
 
     @property
     def duration_s(self) -> float:
@@ -69,19 +71,9 @@ class TrackInfo:
 
 
 def probe(track: Track) -> TrackInfo:
-    """Read a track's rate, channels and length; containers soundfile cannot open are refused by name."""
-    suffix = track.path.suffix.lower()
-    if suffix in NEEDS_PYAV:
-        raise MergeError(f"{track.path}: container {suffix.lstrip('.')} is not supported yet (needs PyAV)")
-    if not track.path.is_file():
-        raise MergeError(f"{track.path}: no such file")
-    try:
-        info = sf.info(str(track.path))
-    except (sf.LibsndfileError, RuntimeError) as error:
-        raise MergeError(f"{track.path}: not an audio file soundfile can decode ({error})") from None
-    if info.frames <= 0:
-        raise MergeError(f"{track.path}: no audio frames")
-    return TrackInfo(track, int(info.samplerate), int(info.channels), int(info.frames))
+    """Read a track's rate, channels, length and start time; what cannot be decoded is refused by name."""
+    source = inspect(track.path)
+    return TrackInfo(track, source.rate, source.channels, source.frames, source.start_s, source)
 
 
 @dataclass
@@ -112,8 +104,9 @@ class MergePlan:
 
 def plan(channel1: Sequence[Track], channel2: Sequence[Track], *, rate: int = 16_000,
          align_ends: bool = False) -> MergePlan:  # fmt: skip
-    """Probe every track and place it: its own offset, else 0 (noted), else with `align_ends` the guide's
-    duration-difference rule (warned: compositions trim the initial gap, so a late joiner who left early is wrong)."""
+    """Probe every track and place it (module docstring): its own offset, else its container's start time, else 0
+    (noted); with `align_ends` the guide's duration-difference rule instead (warned: compositions trim the initial
+    gap, so a late joiner who left early is misplaced)."""
     if not channel1 or not channel2:
         raise MergeError("need at least one track for each of the two channels")
     if not 8000 <= rate <= 192_000:
@@ -132,14 +125,13 @@ def plan(channel1: Sequence[Track], channel2: Sequence[Track], *, rate: int = 16
         warnings.append(
             "--align-ends: the shorter track is delayed by the difference in durations "
             f"({max(offsets):.3f} s). That is only right when both participants stayed to the end of the room; "
-            "a participant who left early is misplaced. Prefer offsets from room start (TRACK@OFFSET_S, e.g. the "
-            "Recording's `offset` or the participant's join time)."
+            "a participant who left early is misplaced. Prefer offsets from room start: a track recording's own "
+            "start time (an .mka's, used when no offset is given), TRACK@OFFSET_S, or `cintel merge --room`."
         )
+        if any(info.start_s for info, _ in infos):
+            warnings.append("--align-ends ignores the start times the tracks' containers carry")
     else:
-        for info, _ in infos:
-            if info.track.offset_s is None:
-                notes.append(f"{info.track.path}: no @OFFSET_S given, placed at 0 s from room start")
-            offsets.append(info.track.offset_s or 0.0)
+        offsets = _offsets([info for info, _ in infos], notes)
     # The file ends at the latest track end (output samples whose time is before it); a track whose start was
     # rounded up may lose its one last sample to that.
     ends = [offset + info.duration_s for (info, _), offset in zip(infos, offsets, strict=True)]
@@ -152,6 +144,26 @@ def plan(channel1: Sequence[Track], channel2: Sequence[Track], *, rate: int = 16
     return MergePlan(placements, rate, frames, notes, warnings)
 
 
+def _offsets(infos: list[TrackInfo], notes: list[str]) -> list[float]:
+    """Each track's offset from room start: explicit, else its container's start time, else 0 (module docstring)."""
+    explicit = any(info.track.offset_s is not None for info in infos)
+    starts = [info.start_s for info in infos if info.track.offset_s is None and info.start_s is not None]
+    origin = 0.0 if explicit or not starts else min(starts)
+    offsets = []
+    for info in infos:
+        name = info.track.path
+        if info.track.offset_s is not None:
+            offsets.append(info.track.offset_s)
+        elif info.start_s is not None:
+            offsets.append(info.start_s - origin)
+            relative = f", {origin:.3f} s subtracted (the earliest track's)" if origin else ""
+            notes.append(f"{name}: placed by its container's start time {info.start_s:.3f} s{relative}")
+        else:
+            offsets.append(0.0)
+            notes.append(f"{name}: no @OFFSET_S given and no start time in the file, placed at 0 s from room start")
+    return offsets
+
+
 class _PlacedStream:
     """One track as output-rate mono samples: zeros before its start, the resampled audio, zeros after.
 
@@ -160,19 +172,18 @@ class _PlacedStream:
 
     def __init__(self, placement: Placement, rate: int) -> None:
         self.placement = placement
-        self.file = sf.SoundFile(str(placement.info.track.path))
-        self.resampler = Resampler(placement.info.rate, rate)
+        info = placement.info
+        source = info.source or inspect(info.track.path)
+        self.reader: BlockReader = open_reader(info.track.path, source, max(4096, BLOCK * info.rate // rate))
+        self.resampler = Resampler(info.rate, rate)
         self.pending: Array = np.zeros(0, dtype=np.float32)
         self.position = 0  # output frames emitted
         self.done = False
-        self.decode = np.empty((max(4096, BLOCK * placement.info.rate // rate), placement.info.channels), np.float32)
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="cintel-merge")
         self.ahead: Future[tuple[Array, bool]] = self.pool.submit(self._decode_next)
 
     def _decode_next(self) -> tuple[Array, bool]:
-        got = self.file.buffer_read_into(self.decode, dtype="float32")
-        mono = self.decode[:got].mean(axis=1, dtype=np.float32) if got else np.zeros(0, np.float32)
-        finished = got < len(self.decode)
+        mono, finished = self.reader.read()
         return self.resampler.process(mono, final=finished), finished
 
     def _pull(self) -> Array:
@@ -198,8 +209,7 @@ class _PlacedStream:
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
-        if not self.file.closed:
-            self.file.close()
+        self.reader.close()
 
 
 @dataclass

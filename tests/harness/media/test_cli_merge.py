@@ -41,7 +41,7 @@ def test_missing_offsets_are_noted_and_align_ends_warns(
     tracks: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["merge", str(tracks[0]), str(tracks[1]), "-o", str(tmp_path / "a.flac")]) == 0
-    assert "no @OFFSET_S given, placed at 0 s" in capsys.readouterr().err
+    assert "no @OFFSET_S given and no start time in the file, placed at 0 s" in capsys.readouterr().err
     assert main(["merge", str(tracks[0]), str(tracks[1]), "-o", str(tmp_path / "b.flac"), "--align-ends"]) == 0
     err = capsys.readouterr().err
     assert "cintel merge: warning: --align-ends" in err
@@ -79,7 +79,8 @@ def test_channel_options_mix_three_participants_onto_two_channels(
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["room.mka@0", "{b}"], "container mka is not supported yet (needs PyAV)"),
+        (["room.mka@0", "{b}"], "room.mka: no such file"),
+        (["{notes}", "{b}"], "not an audio file soundfile or PyAV can decode"),
         (["{a}", "missing.wav"], "missing.wav: no such file"),
         (["{a}@-2", "{b}"], "offset must be"),
         (["{a}@1", "{b}", "--align-ends"], "exclude each other"),
@@ -90,7 +91,9 @@ def test_channel_options_mix_three_participants_onto_two_channels(
 def test_usage_errors_exit_2_and_name_the_problem(
     tracks: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
 ) -> None:
-    args = [a.format(a=tracks[0], b=tracks[1]) for a in argv]
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not audio\n")
+    args = [a.format(a=tracks[0], b=tracks[1], notes=notes) for a in argv]
     code = main(["merge", *args, "-o", str(tmp_path / "out.flac")])
     err = capsys.readouterr().err
 

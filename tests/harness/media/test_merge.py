@@ -133,11 +133,16 @@ def test_channel_options_mix_several_tracks_and_clip_safely(tmp_path: Path) -> N
     assert abs(onset(data[:, 1]) - round(1.2 * 16_000) - lead("yes")) <= 1
 
 
-def test_unsupported_containers_and_bad_offsets_are_named(tmp_path: Path) -> None:
+def test_undecodable_files_and_bad_offsets_are_named(tmp_path: Path) -> None:
     a = track_file(tmp_path / "a.wav", 1.0, 16_000, events=[])
-    for suffix in ("mka", "webm", "mp4"):
-        with pytest.raises(MergeError, match=f"container {suffix} is not supported yet \\(needs PyAV\\)"):
-            plan([Track(tmp_path / f"r.{suffix}")], [Track(a)])
+    (tmp_path / "r.mka").write_bytes(b"\x1a\x45\xdf\xa3 not really matroska")
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(MergeError, match=r"r\.mka: not an audio file soundfile or PyAV can decode"):
+        plan([Track(tmp_path / "r.mka")], [Track(a)])
+    with pytest.raises(MergeError, match=r"notes\.txt: not an audio file"):
+        plan([Track(tmp_path / "notes.txt")], [Track(a)])
+    with pytest.raises(MergeError, match=r"missing\.webm: no such file"):
+        plan([Track(tmp_path / "missing.webm")], [Track(a)])
     with pytest.raises(MergeError, match="offset must be"):
         Track.parse(f"{a}@-1")
     assert Track.parse(f"{a}@12.5") == Track(a, 12.5)

@@ -1,0 +1,160 @@
+"""Video's containers (Opus in mka/webm, AAC in mp4/m4a) decoded with PyAV in blocks: speech lands where it was put,
+a container's start time places the track, timestamp gaps become silence, and only blocks are ever held."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from harness.media import Track, container_start, inspect, plan, verify, write
+from harness.media._decode import open_reader
+
+from .containers import encode
+from .test_merge import merged, onset, speech
+
+RATE = 16_000
+# Lossy codecs smear an onset by a few samples and Matroska counts milliseconds: 2 ms is the budget.
+TOLERANCE = round(0.002 * RATE)
+
+
+def utterance_track(seconds: float, at: float, name: str = "hello", rate: int = RATE) -> np.ndarray:
+    data = np.zeros(round(seconds * rate))
+    clip = speech(name, rate) * 0.8
+    start = round(at * rate)
+    data[start : start + len(clip)] = clip[: len(data) - start]
+    return data
+
+
+def expected_onset(name: str, at_s: float) -> int:
+    """Where `onset` finds utterance `name` placed at `at_s` in a 16 kHz file (its first sample + its lead-in)."""
+    return round(at_s * RATE) + onset(speech(name, RATE) * 0.8)
+
+
+@pytest.mark.parametrize("suffix", [".mka", ".webm", ".mp4", ".m4a"])
+def test_speech_in_a_container_lands_where_it_was_placed(tmp_path: Path, suffix: str) -> None:
+    a = encode(tmp_path / f"a{suffix}", utterance_track(3.0, 0.5, "hello", 48_000), 48_000)
+    b = encode(tmp_path / f"b{suffix}", utterance_track(2.0, 0.3, "yes", 48_000), 48_000)
+    result = write(plan([Track(a, 0.0)], [Track(b, 1.25)]), tmp_path / "out.flac")
+    data = merged(result.output)
+
+    assert verify(result).ok
+    assert abs(len(data) - 3.25 * RATE) <= round(0.03 * RATE)  # AAC pads its last frame
+    assert abs(onset(data[:, 0]) - expected_onset("hello", 0.5)) <= TOLERANCE
+    assert abs(onset(data[:, 1]) - expected_onset("yes", 1.55)) <= TOLERANCE
+
+
+def test_track_recordings_are_placed_by_their_start_times_relative_to_the_earliest(tmp_path: Path) -> None:
+    """The tutorial's alice.mka (1.564 s) and bob.mka (20.789 s), scaled: bob is placed 2.225 s after alice."""
+    alice = encode(tmp_path / "alice.mka", utterance_track(3.0, 0.2, "hello"), RATE, start_s=1.564)
+    bob = encode(tmp_path / "bob.mka", utterance_track(2.0, 0.4, "yes"), RATE, start_s=3.789)
+    merge_plan = plan([Track(alice)], [Track(bob)])
+    data = merged(write(merge_plan, tmp_path / "out.flac").output)
+
+    assert inspect(alice).start_s == pytest.approx(1.564, abs=0.001)
+    assert [p.offset_s for p in merge_plan.placements] == pytest.approx([0.0, 2.225], abs=0.001)
+    assert all("s subtracted (the earliest track's)" in note for note in merge_plan.notes)
+    assert abs(onset(data[:, 0]) - expected_onset("hello", 0.2)) <= TOLERANCE
+    assert abs(onset(data[:, 1]) - expected_onset("yes", 2.625)) <= TOLERANCE
+
+
+def test_with_an_explicit_offset_a_start_time_counts_from_room_start(tmp_path: Path) -> None:
+    agent = track_wav(tmp_path / "agent.wav", utterance_track(6.0, 1.0, "hello"))
+    customer = encode(tmp_path / "customer.mka", utterance_track(2.0, 0.5, "yes"), RATE, start_s=2.5)
+    merge_plan = plan([Track(agent, 0.0)], [Track(customer)])
+    data = merged(write(merge_plan, tmp_path / "out.flac").output)
+
+    assert merge_plan.placements[1].offset_s == pytest.approx(2.5, abs=0.001)
+    assert abs(onset(data[:, 1]) - expected_onset("yes", 3.0)) <= TOLERANCE
+
+
+def test_an_explicit_offset_wins_over_the_container_start_time(tmp_path: Path) -> None:
+    agent = encode(tmp_path / "agent.webm", utterance_track(4.0, 0.5, "hello"), RATE, start_s=7.0)
+    customer = encode(tmp_path / "customer.mka", utterance_track(2.0, 0.5, "yes"), RATE, start_s=9.0)
+    merge_plan = plan([Track(agent, 0.0)], [Track(customer, 1.0)])
+    data = merged(write(merge_plan, tmp_path / "out.flac").output)
+
+    assert [p.offset_s for p in merge_plan.placements] == [0.0, 1.0]
+    assert not merge_plan.notes
+    assert abs(onset(data[:, 0]) - expected_onset("hello", 0.5)) <= TOLERANCE
+    assert abs(onset(data[:, 1]) - expected_onset("yes", 1.5)) <= TOLERANCE
+
+
+def test_a_gap_in_the_timestamps_becomes_silence(tmp_path: Path) -> None:
+    """A muted stretch: packets stop at 1 s and resume at 4 s; what follows keeps its time."""
+    first = encode(tmp_path / "first.mka", utterance_track(1.0, 0.1, "yes"), RATE)
+    second = encode(tmp_path / "second.mka", utterance_track(2.0, 0.5, "hello"), RATE, start_s=4.0)
+    joined = splice(tmp_path / "gap.mka", first, second)
+    other = track_wav(tmp_path / "other.wav", np.zeros(6 * RATE))
+    data = merged(write(plan([Track(joined, 0.0)], [Track(other, 0.0)]), tmp_path / "out.flac").output)
+
+    assert abs(onset(data[:, 0]) - expected_onset("yes", 0.1)) <= TOLERANCE
+    assert np.abs(data[round(1.1 * RATE) : round(4.4 * RATE), 0]).max() < 0.01
+    assert abs(onset(data[round(2 * RATE) :, 0]) + 2 * RATE - expected_onset("hello", 4.5)) <= TOLERANCE
+
+
+def test_a_container_is_read_in_blocks_even_across_a_long_gap(tmp_path: Path) -> None:
+    first = encode(tmp_path / "first.mka", utterance_track(1.0, 0.1), RATE)
+    second = encode(tmp_path / "second.mka", utterance_track(1.0, 0.1), RATE, start_s=600.0)
+    joined = splice(tmp_path / "gap.mka", first, second)
+    info = inspect(joined)
+    reader = open_reader(joined, info, 4096)
+    sizes = []
+    try:
+        while True:
+            block, done = reader.read()
+            sizes.append(len(block))
+            if done:
+                break
+    finally:
+        reader.close()
+
+    assert info.decoder == "pyav"
+    assert info.frames == pytest.approx(601 * 48_000, abs=48)
+    assert max(sizes) <= 4096 + 960  # a block, plus at most one Opus frame (20 ms at 48 kHz)
+    assert sum(sizes) == pytest.approx(601 * 48_000, abs=48)
+
+
+def test_a_stereo_container_is_averaged_to_mono(tmp_path: Path) -> None:
+    stereo = encode(tmp_path / "s.mka", utterance_track(2.0, 0.5), RATE, channels=2)
+    other = track_wav(tmp_path / "o.wav", np.zeros(2 * RATE))
+    data = merged(write(plan([Track(stereo, 0.0)], [Track(other, 0.0)]), tmp_path / "out.flac").output)
+
+    assert inspect(stereo).channels == 2
+    assert abs(onset(data[:, 0]) - expected_onset("hello", 0.5)) <= TOLERANCE
+    assert 0.5 < np.abs(data[:, 0]).max() / 0.8 <= 1.05  # averaged, not summed
+
+
+def test_container_start_reads_the_head_of_a_file_and_is_none_without_timestamps(tmp_path: Path) -> None:
+    recording = encode(tmp_path / "RT.mka", utterance_track(30.0, 1.0), RATE, start_s=12.345)
+    head = tmp_path / "head.mka"
+    head.write_bytes(recording.read_bytes()[:16_384])
+    wav = track_wav(tmp_path / "x.wav", np.zeros(RATE))
+
+    assert container_start(recording) == pytest.approx(12.345, abs=0.001)
+    assert container_start(head) == pytest.approx(12.345, abs=0.001)
+    assert container_start(wav) is None
+    assert inspect(wav).decoder == "soundfile"
+    assert inspect(wav).start_s is None
+
+
+def track_wav(path: Path, samples: np.ndarray) -> Path:
+    sf.write(path, samples, RATE, subtype="PCM_16")
+    return path
+
+
+def splice(path: Path, first: Path, second: Path) -> Path:
+    """One Matroska file holding the packets of `first` then those of `second`, timestamps kept (a gap between)."""
+    import av
+
+    with av.open(str(first)) as a, av.open(str(second)) as b, av.open(str(path), "w", format="matroska") as out:
+        stream = out.add_stream_from_template(a.streams.audio[0])
+        for source in (a, b):
+            for packet in source.demux(source.streams.audio[0]):
+                if packet.dts is None:
+                    continue
+                packet.stream = stream
+                out.mux(packet)
+    return path

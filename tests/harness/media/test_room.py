@@ -1,0 +1,199 @@
+"""download_room_tracks against a room served by respx: offsets from the track recordings' own start times (not the
+Recording's per-room `offset`), tracks ordered by join time, compositions re-aligned by the recordings they trim,
+and rooms or media that are not ready."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import httpx
+import numpy as np
+import pytest
+import respx
+
+from harness._retry import RetryPolicy
+from harness.media import MergeError, RoomNotReady, RoomTrack, VideoClient, download_room_tracks
+
+from .containers import encode
+from .test_containers import utterance_track
+
+BASE = "http://video.test"
+MEDIA = "https://media.example"
+ROOM = "RM" + "1" * 32
+ROOM_OFFSET_MS = 1_700_000_000_000  # the room's start on Twilio's common clock: the same for every track
+
+
+class FakeTime:
+    """A clock the sleeps advance: polling costs no real time."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def video() -> VideoClient:
+    return VideoClient("AC" + "a" * 32, "t" * 32, base_url=BASE, retry=RetryPolicy.no_wait(2), environ={})
+
+
+def recording(sid: str, participant: str, *, kind: str = "audio", status: str = "completed") -> dict[str, object]:
+    return {"sid": sid, "type": kind, "status": status, "container_format": "mka" if kind == "audio" else "mkv",
+            "codec": "OPUS", "offset": ROOM_OFFSET_MS, "date_created": "2026-03-01T10:00:05Z",
+            "grouping_sids": {"room_sid": ROOM, "participant_sid": participant}}  # fmt: skip
+
+
+def list_page(key: str, items: list[dict[str, object]]) -> dict[str, object]:
+    return {key: items, "meta": {"key": key, "next_page_url": None}}
+
+
+@pytest.fixture
+def api() -> Iterator[respx.MockRouter]:
+    """A router of its own for each test (routes added to respx's global one would outlive the test)."""
+    with respx.mock(assert_all_called=False) as router:
+        yield router
+
+
+@pytest.fixture
+def room(api: respx.MockRouter, tmp_path: Path) -> dict[str, bytes]:
+    """A completed room: bob is listed first but joined after alice; each has one audio track recording (alice's
+    starts 0.8 s after the room, bob's 3.2 s), bob also a video track, and a third participant's audio failed."""
+    alice = encode(tmp_path / "alice.mka", utterance_track(4.0, 0.5, "hello"), 16_000, start_s=0.8)
+    bob = encode(tmp_path / "bob.mka", utterance_track(3.0, 0.5, "yes"), 16_000, start_s=3.2)
+    media = {"RTa": alice.read_bytes(), "RTb": bob.read_bytes()}
+    api.get(f"{BASE}/v1/Rooms/{ROOM}").respond(
+        json={"sid": ROOM, "status": "completed", "date_created": "2026-03-01T10:00:00Z"}
+    )
+    api.get(f"{BASE}/v1/Rooms/{ROOM}/Participants").respond(json=list_page("participants", [
+        {"sid": "PAb", "identity": "bob", "start_time": "2026-03-01T10:00:03Z"},
+        {"sid": "PAa", "identity": "alice", "start_time": "2026-03-01T10:00:00Z"},
+        {"sid": "PAc", "identity": "carol", "start_time": "2026-03-01T10:00:01Z"},
+    ]))  # fmt: skip
+    api.get(f"{BASE}/v1/Rooms/{ROOM}/Recordings").respond(json=list_page("recordings", [
+        recording("RTb", "PAb"), recording("RTv", "PAb", kind="video"), recording("RTa", "PAa"),
+        recording("RTc", "PAc", status="failed"),
+    ]))  # fmt: skip
+    for sid, content in media.items():
+        api.get(f"{BASE}/v1/Recordings/{sid}/Media").respond(302, json={"redirect_to": f"{MEDIA}/{sid}?sig=s"})
+        api.get(f"{MEDIA}/{sid}").respond(200, content=content)
+    return media
+
+
+async def test_recordings_are_placed_by_their_own_start_times_and_ordered_by_join_time(
+    api: respx.MockRouter, room: dict[str, bytes], tmp_path: Path
+) -> None:
+    async with video() as client:
+        tracks = await download_room_tracks(client, ROOM, tmp_path / "tracks")
+
+    assert [(t.participant_sid, t.identity) for t in tracks] == [("PAa", "alice"), ("PAb", "bob")]
+    assert [t.offset_s for t in tracks] == pytest.approx([0.8, 3.2], abs=0.002)
+    assert all(isinstance(t, RoomTrack) and t.path.parent == tmp_path / "tracks" for t in tracks)
+    assert tracks[0].path.read_bytes() == room["RTa"]
+    assert tracks[1].path.name == "PAb_RTb.mka"
+
+
+async def test_compositions_are_re_aligned_by_the_recordings_whose_gap_they_trim(
+    api: respx.MockRouter, room: dict[str, bytes], tmp_path: Path
+) -> None:
+    """Each participant's composition starts at their first media (time 0 in the file); the offset comes from the
+    head of their track recording (a Range request), so bob is still 3.2 s into the room."""
+    made: dict[str, list[str]] = {}
+
+    def create(request: httpx.Request) -> httpx.Response:
+        form = parse_qs(request.content.decode())
+        sid = "CJ" + form["AudioSources"][0]
+        made[sid] = form["Trim"] + form["Format"]
+        return httpx.Response(201, json={"sid": sid, "status": "enqueued", "format": "mp4"})
+
+    api.post(f"{BASE}/v1/Compositions").mock(side_effect=create)
+    for participant, name in (("PAa", "hello"), ("PAb", "yes")):
+        sid = "CJ" + participant
+        api.get(f"{BASE}/v1/Compositions/{sid}").mock(side_effect=[
+            httpx.Response(200, json={"sid": sid, "status": "processing", "format": "mp4"}),
+            httpx.Response(200, json={"sid": sid, "status": "completed", "format": "mp4"}),
+        ])  # fmt: skip
+        api.get(f"{BASE}/v1/Compositions/{sid}/Media").respond(302, headers={"Location": f"{MEDIA}/{sid}.mp4"})
+        content = encode(tmp_path / f"{sid}.mp4", utterance_track(3.0, 0.5, name), 16_000).read_bytes()
+        api.get(f"{MEDIA}/{sid}.mp4").respond(200, content=content)
+    time = FakeTime()
+    async with video() as client:
+        tracks = await download_room_tracks(client, ROOM, tmp_path / "c", via="compositions", poll_s=2.0,
+                                            sleep=time.sleep, clock=time.clock)  # fmt: skip
+
+    assert made == {"CJPAa": ["false", "mp4"], "CJPAb": ["false", "mp4"]}
+    assert [t.identity for t in tracks] == ["alice", "bob"]
+    assert [t.path.suffix for t in tracks] == [".mp4", ".mp4"]
+    assert [t.offset_s for t in tracks] == pytest.approx([0.8, 3.2], abs=0.002)
+    heads = [c.request for c in api.calls if c.request.url.host == "media.example" and "RT" in c.request.url.path]
+    assert {h.headers["Range"] for h in heads} == {"bytes=0-262143"}
+    assert time.sleeps == [2.0] * 4  # each: enqueued → processing → completed
+    assert not list((tmp_path / "c").glob(".head_*"))
+
+
+async def test_a_room_in_progress_is_not_ready(api: respx.MockRouter, tmp_path: Path) -> None:
+    api.get(f"{BASE}/v1/Rooms/{ROOM}").respond(json={"sid": ROOM, "status": "in-progress"})
+    async with video() as client:
+        with pytest.raises(RoomNotReady, match="is in-progress"):
+            await download_room_tracks(client, ROOM, tmp_path)
+
+
+async def test_processing_recordings_are_waited_for_within_the_timeout(
+    api: respx.MockRouter, room: dict[str, bytes], tmp_path: Path
+) -> None:
+    processing = list_page("recordings", [recording("RTa", "PAa", status="processing")])
+    api.get(f"{BASE}/v1/Rooms/{ROOM}/Recordings").mock(side_effect=[
+        httpx.Response(200, json=processing), httpx.Response(200, json=processing),
+        httpx.Response(200, json=list_page("recordings", [recording("RTa", "PAa")])),
+    ])  # fmt: skip
+    time = FakeTime()
+    async with video() as client:
+        tracks = await download_room_tracks(client, ROOM, tmp_path, poll_s=5, sleep=time.sleep, clock=time.clock)
+    assert [t.identity for t in tracks] == ["alice"]
+    assert time.sleeps == [5, 5]
+
+    api.get(f"{BASE}/v1/Rooms/{ROOM}/Recordings").respond(json=processing)
+    async with video() as client:
+        with pytest.raises(RoomNotReady, match="still processing: RTa"):
+            await download_room_tracks(client, ROOM, tmp_path, poll_s=5, timeout_s=12, sleep=time.sleep,
+                                       clock=time.clock)  # fmt: skip
+
+
+async def test_a_room_without_audio_is_refused(api: respx.MockRouter, tmp_path: Path) -> None:
+    api.get(f"{BASE}/v1/Rooms/{ROOM}").respond(json={"sid": ROOM, "status": "completed"})
+    api.get(f"{BASE}/v1/Rooms/{ROOM}/Participants").respond(json=list_page("participants", []))
+    api.get(f"{BASE}/v1/Rooms/{ROOM}/Recordings").respond(
+        json=list_page("recordings", [recording("RTv", "PAa", kind="video")])
+    )
+    async with video() as client:
+        with pytest.raises(MergeError, match="no completed audio recordings"):
+            await download_room_tracks(client, ROOM, tmp_path)
+
+
+async def test_a_file_without_timestamps_falls_back_to_the_recordings_date(
+    api: respx.MockRouter, tmp_path: Path
+) -> None:
+    import soundfile as sf
+
+    wav = tmp_path / "plain.wav"
+    sf.write(wav, np.zeros(16_000), 16_000)
+    api.get(f"{BASE}/v1/Rooms/{ROOM}").respond(
+        json={"sid": ROOM, "status": "completed", "date_created": "2026-03-01T10:00:00Z"}
+    )
+    api.get(f"{BASE}/v1/Rooms/{ROOM}/Participants").respond(json=list_page("participants", []))
+    plain = {**recording("RTw", "PAa"), "container_format": "wav"}
+    api.get(f"{BASE}/v1/Rooms/{ROOM}/Recordings").respond(content=json.dumps(list_page("recordings", [plain])))
+    api.get(f"{BASE}/v1/Recordings/RTw/Media").respond(302, json={"redirect_to": f"{MEDIA}/RTw"})
+    api.get(f"{MEDIA}/RTw").respond(200, content=wav.read_bytes())
+    async with video() as client:
+        (track,) = await download_room_tracks(client, ROOM, tmp_path / "t")
+
+    assert track.offset_s == 5.0  # date_created 10:00:05 vs the room's 10:00:00
+    assert track.identity == "PAa"  # not among the participants: named by its SID
