@@ -1,16 +1,18 @@
 """Telling a misspelled manifest column from a metadata column: a Damerau–Levenshtein distance to the known names.
 
 Names are compared with case, `_`, `-`, spaces and other punctuation set aside (`Media_URL`, `MediaUrl`,
-`CustomerKey` and `source-sid` are the known columns), then within at most 1 edit for names of 5 characters or
-fewer and 2 otherwise (`customer_kye`, `participant`, `media_ur1`). A name starting with `x_` or `meta_` (any case,
-or `x-`/`meta-`) is always metadata — the escape hatch for a real column that happens to look like a known one.
+`CustomerKey`, `source-sid` and `RoomSid` are the known columns), then within at most 1 edit for names of 5
+characters or fewer and 2 otherwise (`customer_kye`, `participant`, `media_ur1`). A name starting with `x_` or
+`meta_` (any case, or `x-`/`meta-`) is always metadata — the escape hatch for a real column that happens to look like
+a known one.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-KNOWN = frozenset({"media_url", "source_sid", "customer_key", "participants", "media_start_time"})
+MEDIA_COLUMNS = frozenset({"media_url", "source_sid", "room_sid", "tracks"})  # a row needs one (a CSV header too)
+KNOWN = MEDIA_COLUMNS | {"customer_key", "participants", "media_start_time"}
 METADATA_PREFIXES = ("x_", "x-", "meta_", "meta-")
 
 

@@ -17,6 +17,7 @@ bound throughput. Every per-item operation is an indexed lookup: time per item d
 
 No secrets at rest: media URLs are stored scrubbed (scheme, host, path); resuming re-reads the manifest, whose
 fingerprint is checked, for the full URL. Errors are stored scrubbed too. The file and its sidecars are 0600.
+A merge row's steps (its merged file, where it is hosted) are kept as `_journal_media` says.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from harness._journal_file import (
     translate,
 )
 from harness._journal_lock import JournalLocked, LockHolder, WriterLock, lock_path
+from harness._journal_media import MediaStep, MediaStepsReader, MediaStepsWriter
 from harness._manifest import ManifestItem
 from harness._redact import scrub_text, scrub_url
 
@@ -58,6 +60,7 @@ __all__ = [
     "JournalLocked",
     "JournalReader",
     "LockHolder",
+    "MediaStep",
     "fingerprint",
     "lock_path",
 ]
@@ -91,7 +94,7 @@ def fingerprint(path: str | Path) -> str:
     return f"{path.stat().st_size}:{digest.hexdigest()}"
 
 
-class JournalReader:
+class JournalReader(MediaStepsReader):
     """A journal opened read-only: no lock taken, nothing written or created; sees what a writer has committed."""
 
     _writer = False
@@ -186,7 +189,7 @@ class JournalReader:
         return str(row[0]) if row is not None else None
 
 
-class Journal(JournalReader):
+class Journal(JournalReader, MediaStepsWriter):
     """The writer: the only process that changes a journal, holding its lock until `close()`."""
 
     _writer = True
@@ -279,8 +282,7 @@ class Journal(JournalReader):
         batch: list[tuple[Any, ...]] = []
         now = time.time()
         for item in items:
-            media = item.channel["media_properties"]
-            shown = scrub_url(media["media_url"]) if "media_url" in media else media["source_sid"]
+            shown = item.shown_media  # no URL's query: a pre-signed URL is a credential
             # Metadata is the user's own columns, but a pre-signed URL in one is still a credential at rest.
             metadata = scrub_text(json.dumps(item.metadata, default=str)) if item.metadata else "{}"
             batch.append((item.customer_key, item.row, shown, now, metadata))

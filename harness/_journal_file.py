@@ -32,7 +32,9 @@ class _HasPath(Protocol):
 
 _J = TypeVar("_J", bound=_HasPath)
 
-SCHEMA_VERSION = 2  # PRAGMA user_version; 0 = the first journals (no version, no meta table, no batch_id)
+# PRAGMA user_version; 0 = the first journals (no version, no meta table, no batch_id), 2 added
+# failed_transcript_sid, 3 the media table (merge rows' steps). Each migration only adds: older journals still open.
+SCHEMA_VERSION = 3
 SQLITE_MAGIC = b"SQLite format 3\x00"
 SIDECARS = ("-wal", "-shm")
 # What reading a damaged file can raise besides sqlite3 errors: text or an error message that is not UTF-8, JSON
@@ -61,6 +63,20 @@ CREATE TABLE items (
 CREATE INDEX items_state ON items (state);
 """
 _META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+# A merge row's steps (`_journal_media`): the merged file and its hash, where it is hosted — never a signed URL.
+MEDIA_TABLE = """
+CREATE TABLE IF NOT EXISTS media (
+    customer_key TEXT PRIMARY KEY,
+    merge_attempts INTEGER NOT NULL DEFAULT 0,
+    merged_path TEXT,
+    merged_sha256 TEXT,
+    merged_bytes INTEGER,
+    merged_at REAL,
+    channel TEXT,
+    upload_attempts INTEGER NOT NULL DEFAULT 0,
+    hosted TEXT,
+    hosted_at REAL
+)"""
 
 
 class JournalError(CintelError):
@@ -233,10 +249,10 @@ def prepare_schema(db: sqlite3.Connection, path: Path, *, writer: bool) -> str:
     if writer:
         _enable_wal(db, path)
         if fresh:
-            _in_transaction(db, [*_CREATE.split(";")[:-1], _META, f"PRAGMA user_version={SCHEMA_VERSION}"])
+            _in_transaction(db, [*_CREATE.split(";")[:-1], _META, MEDIA_TABLE, f"PRAGMA user_version={SCHEMA_VERSION}"])
             columns.add("failed_transcript_sid")
         elif version < SCHEMA_VERSION:
-            steps = [_META, f"PRAGMA user_version={SCHEMA_VERSION}"]
+            steps = [_META, MEDIA_TABLE, f"PRAGMA user_version={SCHEMA_VERSION}"]
             if "failed_transcript_sid" not in columns:
                 steps.insert(0, "ALTER TABLE items ADD COLUMN failed_transcript_sid TEXT")
             _in_transaction(db, steps)

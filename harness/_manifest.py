@@ -1,15 +1,15 @@
 """Reading a batch manifest: JSONL or CSV, streamed, every row validated before anything is sent.
 
 A row names its media — `media_url` (http/https; pre-signed URLs are normal) or `source_sid` (a Twilio Recording,
-RE…) — and may give `customer_key` (≤ 64 characters, unique in the batch; generated from the row's content when
-absent, so a re-run generates the same one), `participants` (Twilio's participant objects, at most two,
-`channel_participant` 1 or 2; a JSON cell in CSV), `media_start_time` (ISO-8601) and any other keys, kept as
-metadata.
+RE…), or audio to merge and host first: `tracks` or `room_sid` (see `_merge_rows`) — and may give `customer_key`
+(≤ 64 characters, unique in the batch; generated from the row's content when absent, so a re-run generates the
+same one), `participants` (Twilio's participant objects, at most two, `channel_participant` 1 or 2; a JSON cell in
+CSV, as is `tracks`), `media_start_time` (ISO-8601) and any other keys, kept as metadata.
 
 The file is UTF-8, with or without a byte-order mark (Excel's "CSV UTF-8" writes one). Lines end in `\n`, `\r\n`
 or `\r`; a row's number is its line (JSONL) or its record after the header (CSV).
 
-A column that is not one of the five above but looks like one — the same name in another case or spelling
+A column that is not one of the seven above but looks like one — the same name in another case or spelling
 (`Media_URL`, `MediaUrl`, `source-sid`, `CustomerKey`), or within a small Damerau–Levenshtein distance of it once
 case, `_`, `-` and spaces are set aside (`customer_kye`, `participant`, `media_ur1`; at most 1 edit for names of
 5 characters or fewer, 2 otherwise) — is an error, not metadata: kept silently, the row would get a generated key
@@ -21,7 +21,9 @@ Two passes, one file each:
 - `scan_manifest(path)` reads the whole file once, in constant memory, and raises `ManifestError` for every
   problem with the *file*: missing, a directory or unreadable; an unknown extension; not UTF-8 (with the row and the
   exact byte offset in the file of the first bad byte); a CSV header without a media column; a misspelled column (CSV
-  header, or a key on any JSONL row, with its row). It returns a `ManifestScan`: the row count and the unknown columns
+  header, or a key on any JSONL row, with its row); and, unlike other rows, a bad `tracks` or `room_sid` row (with
+  its row, column and value: a merge row's mistakes — a wrong path, a missing channel — are cheaper to fix before
+  hours of merging than after). It returns a `ManifestScan`: the row count and the unknown columns
   that will be kept as metadata. Call it before anything is written, so a bad file leaves no trace.
 - `read_manifest(path)` yields a `ManifestItem` per good row and a `Reject` (row number, reason, an excerpt) per bad
   one, and never raises for a bad row; it raises the same `ManifestError`s as the scan when it meets them.
@@ -34,7 +36,6 @@ Memory: rows are read one at a time; the only state kept is the set of customer 
 
 from __future__ import annotations
 
-import codecs
 import csv
 import hashlib
 import json
@@ -46,15 +47,19 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
 
-from harness._columns import KNOWN, misspelled_column
+from harness._columns import KNOWN, MEDIA_COLUMNS, misspelled_column
 from harness._errors import CintelError
-from harness._redact import scrub_text
+from harness._manifest_lines import Lines, Undecodable
+from harness._merge_rows import (
+    PARTICIPANT_FIELDS,
+    MergeSpec,
+    RowError,
+    merge_spec,
+)
+from harness._redact import scrub_text, scrub_url
 
 CUSTOMER_KEY_MAX = 64
 RECORDING_SID = re.compile(r"^RE[0-9a-fA-F]{32}$")
-PARTICIPANT_FIELDS = frozenset(
-    {"user_id", "channel_participant", "media_participant_id", "email", "full_name", "image_url", "role"}
-)
 EXCERPT_CHARS = 200
 MAX_LISTED_COLUMNS = 1000  # unknown column names remembered by a scan; more are counted, not listed
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
@@ -73,6 +78,15 @@ class ManifestItem:
     media_start_time: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     key_generated: bool = False
+    merge: MergeSpec | None = None  # tracks or a room to merge and host; `channel` then has no media yet
+
+    @property
+    def shown_media(self) -> str:
+        """The media as the journal and results show it: never a URL's query or credentials."""
+        if self.merge is not None:
+            return self.merge.describe()
+        media = self.channel["media_properties"]
+        return scrub_url(media["media_url"]) if "media_url" in media else str(media["source_sid"])
 
 
 @dataclass(frozen=True)
@@ -93,10 +107,12 @@ class ManifestScan:
     unknown_columns_more: int = 0  # further distinct unknown names, beyond MAX_LISTED_COLUMNS, not listed
     bom: bool = False  # the file starts with a UTF-8 byte-order mark (accepted and skipped)
     size: int = 0  # bytes read
+    merge_rows: int = 0  # rows with `tracks` or `room_sid` (merged and hosted before their create)
+    room_rows: int = 0  # of which rows with `room_sid` (their tracks come from the Video API)
 
 
 class _Bad(Exception):
-    pass
+    merge = False  # a bad `tracks` cell: a merge row, refused by the scan like any bad merge row
 
 
 def _misspelling(row: int | None, name: str, known: str) -> str:
@@ -110,50 +126,6 @@ def _misspelled_error(path: Path, found: list[str]) -> ManifestError:
 
 
 # --- the file: bytes -> lines -> rows ---------------------------------------------------------------------------
-
-
-class _Undecodable(Exception):
-    """A byte that is not UTF-8: the line it is on, and its offset from the start of the file."""
-
-    def __init__(self, line: int, offset: int, byte: int) -> None:
-        super().__init__(line, offset, byte)
-        self.line, self.offset, self.byte = line, offset, byte
-        self.row: int | None = line  # JSONL: the line; CSV: the record, set by the reader (None: the header)
-
-
-_LONE_CR = re.compile(rb"(?<=\r)(?!\n)")
-
-
-class _Lines:
-    """The file's lines as text (universal newlines, ends kept), decoded strictly, a leading BOM skipped.
-
-    `number` is the current line's number and `offset` the byte offset of the next line; a byte that is not UTF-8
-    raises `_Undecodable` with its exact offset in the file.
-    """
-
-    def __init__(self, handle: IO[bytes]) -> None:
-        self.handle = handle
-        self.number = 0
-        self.offset = 0
-        self.bom = False
-
-    def __iter__(self) -> Iterator[str]:
-        first = True
-        for chunk in self.handle:
-            if first:
-                first = False
-                if chunk.startswith(codecs.BOM_UTF8):
-                    self.bom, self.offset, chunk = True, len(codecs.BOM_UTF8), chunk[len(codecs.BOM_UTF8) :]
-            for piece in _LONE_CR.split(chunk) if b"\r" in chunk else (chunk,):
-                if not piece:
-                    continue
-                self.number += 1
-                try:
-                    text = piece.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    raise _Undecodable(self.number, self.offset + exc.start, piece[exc.start]) from None
-                self.offset += len(piece)
-                yield text
 
 
 def _format(path: Path) -> str:
@@ -171,7 +143,7 @@ def _open(path: Path) -> IO[bytes]:
         raise ManifestError(f"{path}: cannot open: {exc.strerror or exc}") from None
 
 
-def _undecodable(path: Path, fmt: str, error: _Undecodable) -> ManifestError:
+def _undecodable(path: Path, fmt: str, error: Undecodable) -> ManifestError:
     if error.offset == 0 and error.byte in (0xFF, 0xFE):
         hint = "it looks like UTF-16: save it as UTF-8"
     else:
@@ -187,14 +159,14 @@ def _undecodable(path: Path, fmt: str, error: _Undecodable) -> ManifestError:
     )
 
 
-def _rows(path: Path, fmt: str, lines: _Lines, header: list[str]) -> Iterator[tuple[int, str, Any]]:
+def _rows(path: Path, fmt: str, lines: Lines, header: list[str]) -> Iterator[tuple[int, str, Any]]:
     """(row number, raw text, parsed row or `_Bad`) for every row; a CSV's header is put in `header`."""
     if fmt == "csv":
         return _csv_rows(path, lines, header)
     return _jsonl_rows(lines)
 
 
-def _jsonl_rows(lines: _Lines) -> Iterator[tuple[int, str, Any]]:
+def _jsonl_rows(lines: Lines) -> Iterator[tuple[int, str, Any]]:
     for line in lines:
         if not line.strip():
             continue
@@ -205,13 +177,13 @@ def _jsonl_rows(lines: _Lines) -> Iterator[tuple[int, str, Any]]:
         yield lines.number, line, parsed
 
 
-def _csv_rows(path: Path, lines: _Lines, header_out: list[str]) -> Iterator[tuple[int, str, Any]]:
+def _csv_rows(path: Path, lines: Lines, header_out: list[str]) -> Iterator[tuple[int, str, Any]]:
     reader = csv.DictReader(lines)
     try:
         header = reader.fieldnames
     except csv.Error as exc:
         raise ManifestError(scrub_text(f"{path}: not a readable CSV header: {exc}")) from None
-    except _Undecodable as error:
+    except Undecodable as error:
         error.row = None
         raise
     if not header:
@@ -220,9 +192,10 @@ def _csv_rows(path: Path, lines: _Lines, header_out: list[str]) -> Iterator[tupl
     misspelled = [_misspelling(None, name, known) for name in header if (known := misspelled_column(name))]
     if misspelled:
         raise _misspelled_error(path, misspelled)
-    if not ({"media_url", "source_sid"} & set(header)):
+    if not (MEDIA_COLUMNS & set(header)):
         shown = scrub_text(", ".join(repr(h) for h in header))[:300]
-        raise ManifestError(f"{path}: the CSV header needs a media_url or source_sid column, has {shown}")
+        needs = "a media_url or source_sid column (or room_sid or tracks, to merge)"
+        raise ManifestError(f"{path}: the CSV header needs {needs}, has {shown}")
     number = 0
     while True:
         number += 1
@@ -233,7 +206,7 @@ def _csv_rows(path: Path, lines: _Lines, header_out: list[str]) -> Iterator[tupl
         except csv.Error as exc:
             yield number, "", _Bad(f"unreadable CSV record: {exc}")
             continue
-        except _Undecodable as error:
+        except Undecodable as error:
             error.row = number
             raise
         raw = ",".join(str(v) for v in record.values())
@@ -241,13 +214,19 @@ def _csv_rows(path: Path, lines: _Lines, header_out: list[str]) -> Iterator[tupl
             yield number, raw, _Bad(f"{len(record[None])} more cell(s) than the header has columns")
             continue
         row: dict[str, Any] = {k: v for k, v in record.items() if v not in (None, "")}
-        if "participants" in row:
-            try:
-                row["participants"] = json.loads(row["participants"])
-            except (ValueError, RecursionError):
-                yield number, raw, _Bad("participants is not a JSON list")
-                continue
-        yield number, raw, row
+        bad = next((name for name in ("participants", "tracks") if name in row and not _json_cell(row, name)), None)
+        if bad:
+            refused = _Bad(f"{bad} is not a JSON list")
+            refused.merge = bad == "tracks"
+        yield number, raw, refused if bad else row
+
+
+def _json_cell(row: dict[str, Any], name: str) -> bool:
+    try:
+        row[name] = json.loads(row[name])
+    except (ValueError, RecursionError):
+        return False
+    return True
 
 
 # --- the two passes ---------------------------------------------------------------------------------------------
@@ -262,11 +241,16 @@ def scan_manifest(path: str | Path) -> ManifestScan:
     unknown: set[str] = set()
     more: set[str] = set()  # names beyond the listed ones; only counted, and bounded too
     misspelled: dict[str, str] = {}  # name -> "row N: column … looks like a misspelling of …" (first row)
+    bad_merges: list[str] = []  # "row N: column: what is wrong" for the first 20 bad tracks/room_sid rows
+    merges = [0, 0]  # merge rows, room rows
     with _open(path) as handle:
-        lines = _Lines(handle)
+        lines = Lines(handle)
         try:
             for number, _raw, parsed in _rows(path, fmt, lines, header):
                 rows += 1
+                merge_row = isinstance(parsed, dict) and ("tracks" in parsed or "room_sid" in parsed)
+                if merge_row or (isinstance(parsed, _Bad) and parsed.merge):
+                    _scan_merge_row(number, parsed, path.parent, merges, bad_merges)
                 if fmt == "jsonl" and isinstance(parsed, dict):
                     for name in parsed:
                         if name in KNOWN or name in unknown or name in misspelled:
@@ -279,45 +263,61 @@ def scan_manifest(path: str | Path) -> ManifestScan:
                             unknown.add(name)
                         elif len(more) < 100_000:
                             more.add(name)
-        except _Undecodable as error:
+        except Undecodable as error:
             raise _undecodable(path, fmt, error) from None
         except OSError as exc:
             raise ManifestError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if misspelled:
         raise _misspelled_error(path, list(misspelled.values()))
+    if bad_merges:
+        raise ManifestError(f"{path}: " + "; ".join(bad_merges) + "; fix the row(s): nothing was sent")
     if fmt == "csv":
         names = sorted({name for name in header if name not in KNOWN})
         unknown, more = set(names[:MAX_LISTED_COLUMNS]), set(names[MAX_LISTED_COLUMNS:])
     listed = sorted({scrub_text(name) for name in unknown})
-    return ManifestScan(path, fmt, rows, listed, len(more), lines.bom, lines.offset)
+    return ManifestScan(path, fmt, rows, listed, len(more), lines.bom, lines.offset, merges[0], merges[1])
+
+
+def _scan_merge_row(number: int, row: Any, base: Path, merges: list[int], bad: list[str]) -> None:
+    try:
+        if isinstance(row, _Bad):
+            raise row
+        _item(number, row, base)
+    except _Bad as error:
+        if len(bad) < 20:
+            bad.append(f"row {number}: {scrub_text(str(error))}")
+        return
+    merges[0] += 1
+    merges[1] += "room_sid" in row
 
 
 def read_manifest(path: str | Path) -> Iterator[ManifestItem | Reject]:
     """Every row in order: a `ManifestItem` if it is good, a `Reject` saying why if not."""
     path = Path(path)
     fmt = _format(path)
+    base = path.parent  # where a track's relative path starts
     with _open(path) as handle:
         seen: set[str] = set()
         try:
-            for number, raw, parsed in _rows(path, fmt, _Lines(handle), []):
+            for number, raw, parsed in _rows(path, fmt, Lines(handle), []):
                 if fmt == "jsonl" and isinstance(parsed, dict):
                     for name in parsed:
                         if name not in KNOWN and (known := misspelled_column(name)) is not None:
                             raise _misspelled_error(path, [_misspelling(number, name, known)])
-                yield _validate(number, raw, parsed, seen)
-        except _Undecodable as error:
+                yield _validate(number, raw, parsed, seen, base)
+        except Undecodable as error:
             raise _undecodable(path, fmt, error) from None
         except OSError as exc:
             raise ManifestError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
-def _validate(number: int, raw: str, parsed: Any, seen: set[str]) -> ManifestItem | Reject:
+def _validate(number: int, raw: str, parsed: Any, seen: set[str], base: Path) -> ManifestItem | Reject:
     try:
         if isinstance(parsed, _Bad):
             raise parsed
         if not isinstance(parsed, dict):
             raise _Bad(f"a row must be an object, got {type(parsed).__name__}")
-        item = _item(number, parsed)
+        item = _item(number, parsed, base)
     except _Bad as bad:
         return _reject(number, str(bad), raw)
     if item.customer_key in seen:
@@ -331,8 +331,12 @@ def _reject(number: int, reason: str, raw: str) -> Reject:
     return Reject(number, scrub_text(reason), scrub_text(raw.strip())[:EXCERPT_CHARS])
 
 
-def _item(number: int, row: Mapping[str, Any]) -> ManifestItem:
+def _item(number: int, row: Mapping[str, Any], base: Path) -> ManifestItem:
     media: dict[str, str] = {}
+    try:
+        merge = merge_spec(row, base)
+    except RowError as error:
+        raise _Bad(str(error)) from None
     media_url = row.get("media_url")
     if media_url is not None:
         if not isinstance(media_url, str):
@@ -351,11 +355,13 @@ def _item(number: int, row: Mapping[str, Any]) -> ManifestItem:
                 f"source_sid must be a Recording SID (RE + 32 hex digits), got {scrub_text(str(source_sid))[:40]!r}"
             )
         media["source_sid"] = source_sid
-    if not media:
-        raise _Bad("no media: give media_url or source_sid")
+    if merge is not None and media:
+        raise _Bad(f"give one of media_url/source_sid, room_sid and tracks, not {' and '.join(sorted(media))} too")
+    if not media and merge is None:
+        raise _Bad("no media: give media_url or source_sid (or room_sid, or tracks to merge)")
     channel: dict[str, Any] = {"media_properties": media}
     participants = row.get("participants")
-    if participants is not None:
+    if participants is not None and merge is None:
         channel["participants"] = _participants(participants)
     start = row.get("media_start_time")
     if start is not None:
@@ -375,7 +381,7 @@ def _item(number: int, row: Mapping[str, Any]) -> ManifestItem:
     elif len(key) > CUSTOMER_KEY_MAX:
         raise _Bad(f"customer_key is {len(key)} characters; Twilio allows {CUSTOMER_KEY_MAX}")
     metadata = {k: v for k, v in row.items() if k not in KNOWN}
-    return ManifestItem(number, str(key), channel, start, metadata, generated)
+    return ManifestItem(number, str(key), channel, start, metadata, generated, merge)
 
 
 def _participants(value: Any) -> list[dict[str, Any]]:

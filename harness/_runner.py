@@ -34,6 +34,7 @@ from harness._errors import (
     AccountBlocked,
     ApiUnreachable,
     CintelError,
+    ConfigurationError,
     OutcomeUnknown,
     TwilioApiError,
 )
@@ -259,6 +260,8 @@ class BatchRunner:
                     self.progress.rejected += 1
                     rejects.append({"row": entry.row, "reason": scrub_text(entry.reason), "excerpt": entry.excerpt})
                     continue
+                if entry.merge is not None:  # merging and hosting come with the next change
+                    raise ConfigurationError(f"row {entry.row}: tracks and room_sid rows are not supported yet")
                 self.progress.loaded += 1
                 yield entry
 
