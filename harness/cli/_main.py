@@ -102,11 +102,14 @@ def _parser() -> argparse.ArgumentParser:
 def _add_merge(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     merge = commands.add_parser(
         "merge",
-        help="merge per-participant tracks into one stereo FLAC, each at its offset from room start",
-        description="Merge per-participant audio tracks (wav, flac, mp3) into one stereo 16-bit FLAC for "
-        "Intelligence: channel 1 the first track, channel 2 the second, each placed at its offset from room start "
-        "(TRACK@OFFSET_S, in seconds). The file is verified after writing.",
-        epilog=HELP,
+        help="merge per-participant tracks (or a Video room's) into one stereo FLAC, each at its offset",
+        description="Merge per-participant audio tracks (wav, flac, mp3, and Video's mka, webm, mp4) into one "
+        "stereo 16-bit FLAC for Intelligence: channel 1 the first track, channel 2 the second, each placed at its "
+        "offset from room start (TRACK@OFFSET_S in seconds, else the container's own start time). With --room, the "
+        "tracks of a completed Video room are downloaded and placed by their recordings' start times. The file is "
+        "verified after writing.",
+        epilog=f"{CREDENTIALS_HELP}\n  CINTEL_VIDEO_BASE_URL  the Video API for --room; default https://video.twilio.com"
+        f"\n\n{HELP}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     merge.add_argument("tracks", nargs="*", metavar="TRACK[@OFFSET_S]", help="the two tracks, channel 1 first")
@@ -118,8 +121,16 @@ def _add_merge(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "left early; prefer offsets)",
     )  # fmt: skip
     merge.add_argument("--print-ffmpeg", action="store_true", help="also print an equivalent ffmpeg command")
-    merge.add_argument("--channel1", action="append", metavar="A,B", help="tracks mixed onto channel 1")
-    merge.add_argument("--channel2", action="append", metavar="C", help="tracks mixed onto channel 2")
+    merge.add_argument("--channel1", action="append", metavar="A,B",
+                       help="tracks (with --room: participant identities) mixed onto channel 1")  # fmt: skip
+    merge.add_argument("--channel2", action="append", metavar="C",
+                       help="tracks (with --room: participant identities) mixed onto channel 2")  # fmt: skip
+    merge.add_argument("--room", metavar="RM…", help="a completed Video room: download its participants' audio")
+    merge.add_argument("--base-url", help="with --room: the Video API (default: CINTEL_VIDEO_BASE_URL, else Twilio)")
+    merge.add_argument(
+        "--via", choices=("recordings", "compositions"), default="recordings",
+        help="with --room: the track recordings (default), or one Trim=false audio composition per participant",
+    )  # fmt: skip
 
 
 def _add_submit(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

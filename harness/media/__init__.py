@@ -15,7 +15,7 @@ from harness.media._merge import (
     write,
 )
 from harness.media._resample import Resampler
-from harness.media._room import RoomNotReady, RoomTrack, download_room_tracks
+from harness.media._room import RoomNotReady, RoomTrack, download_room_tracks, participants_with_audio
 from harness.media._verify import Verification, verify
 from harness.media._video import MediaDownloadError, VideoClient
 from harness.media._video_models import Composition, Participant, Recording, Room
@@ -42,6 +42,7 @@ __all__ = [
     "download_room_tracks",
     "ffmpeg_command",
     "inspect",
+    "participants_with_audio",
     "plan",
     "probe",
     "verify",

@@ -279,8 +279,10 @@ def ffmpeg_command(merge_plan: MergePlan, output: Path) -> str:
         else:  # average the channels, as the merge does (ffmpeg's own downmix weights them differently)
             weight = f"{1 / channels:.6g}"
             to_mono = "pan=mono|c0=" + "+".join(f"{weight}*c{c}" for c in range(channels))
+        # A container's timestamps may have gaps (a muted track): async=1 fills them with silence, as `write` does.
+        gaps = ":async=1" if p.info.source is not None and p.info.source.decoder == "pyav" else ""
         filters.append(
-            f"[{i}:a]aresample={rate},{to_mono},"
+            f"[{i}:a]aresample={rate}{gaps},{to_mono},"
             f"adelay=delays={delay_ms}:all=1,apad=whole_dur={merge_plan.duration_s:.6f}[t{i}]"
         )
     for channel in (1, 2):

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -61,10 +61,12 @@ async def download_room_tracks(
     poll_s: float = 5.0,
     timeout_s: float = 1800.0,
     concurrency: int = 4,
+    participants: Collection[str] | None = None,
     sleep: Callable[[float], Awaitable[None]] | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> list[RoomTrack]:
-    """Download every participant's audio of a completed room into `directory` (module docstring for the offsets).
+    """Download every participant's audio of a completed room into `directory` (module docstring for the offsets);
+    only those whose SID or identity is in `participants`, when given.
 
     Recordings still processing, and compositions, are polled every `poll_s` for at most `timeout_s` (then
     `RoomNotReady`). Raises `RoomNotReady` for a room that has not ended, `MergeError` for a room without audio."""
@@ -72,12 +74,12 @@ async def download_room_tracks(
         raise MergeError(f"via must be 'recordings' or 'compositions', got {via!r}")
     pause = sleep or asyncio.sleep
     deadline = clock() + timeout_s
-    room = await video.fetch_room(room_sid)
-    if room.status != "completed":
-        raise RoomNotReady(f"room {room_sid} is {room.status or 'not completed'}: its recordings are ready once "
-                           "it has ended (status completed)")  # fmt: skip
-    participants = {p.sid: p for p in await video.list_participants(room_sid)}
+    room = await _completed_room(video, room_sid)
+    everyone = {p.sid: p for p in await video.list_participants(room_sid)}
     recordings = await _audio_recordings(video, room_sid, poll_s, deadline, pause, clock)
+    if participants is not None:  # SIDs or identities
+        wanted = set(participants)
+        recordings = [r for r in recordings if _chosen(r.participant_sid or "", everyone, wanted)]
     if not recordings:
         raise MergeError(f"room {room_sid} has no completed audio recordings: nothing to merge")
     directory.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - one mkdir before the downloads, not a loop
@@ -88,7 +90,7 @@ async def download_room_tracks(
             return await job
 
     if via == "recordings":
-        jobs = [_recording_track(video, room, r, participants, directory) for r in recordings]
+        jobs = [_recording_track(video, room, r, everyone, directory) for r in recordings]
     else:
         by_participant: dict[str, list[Recording]] = {}
         for recording in recordings:
@@ -100,11 +102,39 @@ async def download_room_tracks(
         ]
         polling = (poll_s, deadline, pause, clock)
         jobs = [
-            _composition_track(video, room, c, by_participant[sid], participants, directory, *polling)
+            _composition_track(video, room, c, by_participant[sid], everyone, directory, *polling)
             for sid, c in compositions
         ]
-    tracks = await asyncio.gather(*(bounded(job) for job in jobs))
-    return sorted(tracks, key=lambda t: (_join_key(participants.get(t.participant_sid)), t.participant_sid, t.offset_s))
+    try:
+        async with asyncio.TaskGroup() as group:  # one failure cancels the other downloads
+            tasks = [group.create_task(bounded(job)) for job in jobs]
+    except ExceptionGroup as errors:  # the first failure is the one to report (the rest were cancelled by it)
+        raise errors.exceptions[0] from None
+    tracks = [task.result() for task in tasks]
+    return sorted(tracks, key=lambda t: (_join_key(everyone.get(t.participant_sid)), t.participant_sid, t.offset_s))
+
+
+async def participants_with_audio(video: VideoClient, room_sid: str) -> list[Participant]:
+    """A completed room's participants that have an audio recording (done or still processing), by join time.
+    Raises `RoomNotReady` for a room that has not ended."""
+    await _completed_room(video, room_sid)
+    everyone = await video.list_participants(room_sid)
+    audio = {r.participant_sid for r in await video.list_recordings(room_sid) if r.type == "audio"
+             and r.status in ("completed", "processing", "enqueued")}  # fmt: skip
+    return sorted((p for p in everyone if p.sid in audio), key=lambda p: (_join_key(p), p.sid))
+
+
+async def _completed_room(video: VideoClient, room_sid: str) -> Room:
+    room = await video.fetch_room(room_sid)
+    if room.status != "completed":
+        raise RoomNotReady(f"room {room_sid} is {room.status or 'not completed'}: its recordings are ready once "
+                           "it has ended (status completed)")  # fmt: skip
+    return room
+
+
+def _chosen(participant_sid: str, everyone: dict[str, Participant], wanted: set[str]) -> bool:
+    participant = everyone.get(participant_sid)
+    return participant_sid in wanted or (participant is not None and participant.identity in wanted)
 
 
 async def _audio_recordings(

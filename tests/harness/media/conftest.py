@@ -1,5 +1,5 @@
 """`cintel merge` runs `harness.cli.main`, which configures the harness loggers; put them back after each test so
-tests that capture log records (in the same worker) still see them."""
+tests that capture log records (in the same worker) still see them. The respx room fixtures live in room_support."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+
+from .room_support import api, room  # noqa: F401 - fixtures for the room tests (test_room, test_cli_room)
 
 
 @pytest.fixture(autouse=True)
