@@ -14,6 +14,7 @@ FORMATS = {  # suffix: (muxer, codec)
     ".webm": ("webm", "libopus"),
     ".mp4": ("mp4", "aac"),
     ".m4a": ("ipod", "aac"),
+    ".mkv": ("matroska", "flac"),  # lossless: sample-exact checks of the PyAV path
 }
 
 
@@ -31,8 +32,12 @@ def encode(path: Path, samples: np.ndarray, rate: int, *, start_s: float = 0.0, 
         first = round(start_s * rate)
         step = rate // 10
         for at in range(0, data.shape[1], step):
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(data[:, at : at + step]), format="fltp",
-                                               layout=layout)  # fmt: skip
+            chunk = data[:, at : at + step]
+            if codec == "flac":  # FLAC takes interleaved 16-bit samples
+                pcm = np.round(np.clip(chunk, -1, 32767 / 32768) * 32768).astype(np.int16).T.reshape(1, -1)
+                frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout=layout)
+            else:
+                frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format="fltp", layout=layout)
             frame.sample_rate, frame.pts, frame.time_base = rate, first + at, Fraction(1, rate)
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))

@@ -3,13 +3,18 @@ a container's start time places the track, timestamp gaps become silence, and on
 
 from __future__ import annotations
 
+import shlex
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from harness.media import Track, container_start, inspect, plan, verify, write
+from harness.media import Track, container_start, ffmpeg_command, inspect, plan, verify, write
 from harness.media._decode import open_reader
 
 from .containers import encode
@@ -138,6 +143,68 @@ def test_container_start_reads_the_head_of_a_file_and_is_none_without_timestamps
     assert container_start(wav) is None
     assert inspect(wav).decoder == "soundfile"
     assert inspect(wav).start_s is None
+
+
+RATES = [8000, 16000, 44100, 48000]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rates=st.tuples(st.sampled_from(RATES), st.sampled_from(RATES)),
+    out_rate=st.sampled_from(RATES),
+    offsets=st.tuples(st.floats(0, 3), st.floats(0, 3)),
+    starts=st.tuples(st.floats(0, 100), st.floats(0, 100)),
+    lengths=st.tuples(st.floats(0.5, 3), st.floats(0.5, 3)),
+    clicks=st.tuples(st.floats(0.05, 0.95), st.floats(0.05, 0.95)),
+)
+def test_through_pyav_a_click_lands_within_one_output_sample_of_its_offset(
+    tmp_path: Path,
+    rates: tuple[int, int],
+    out_rate: int,
+    offsets: tuple[float, float],
+    starts: tuple[float, float],
+    lengths: tuple[float, float],
+    clicks: tuple[float, float],
+) -> None:
+    """Lossless FLAC in Matroska, any container start time, an explicit offset: the PyAV path (timestamps, blocks,
+    resampling) is as exact as soundfile's."""
+    tracks = []
+    for i in range(2):
+        samples = np.zeros(round(lengths[i] * rates[i]))
+        samples[round(clicks[i] * lengths[i] * rates[i])] = 0.9
+        path = encode(tmp_path / f"t{i}.mkv", samples, rates[i], start_s=starts[i])
+        tracks.append(Track(path, offsets[i]))
+    data = merged(write(plan([tracks[0]], [tracks[1]], rate=out_rate), tmp_path / "out.flac").output)
+
+    for i in range(2):
+        placed = round(clicks[i] * lengths[i] * rates[i]) / rates[i]
+        expected = (offsets[i] + placed) * out_rate
+        assert abs(int(np.argmax(np.abs(data[:, i]))) - expected) <= 1
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs the ffmpeg command (apt-get install ffmpeg)")
+def test_the_printed_ffmpeg_command_makes_the_same_file(tmp_path: Path) -> None:
+    """Opus with a timestamp gap and a start time, AAC, and a stereo WAV mixed onto channel 1: ffmpeg running the
+    printed command puts every utterance on the same sample as `write`."""
+    first = encode(tmp_path / "f1.mka", utterance_track(1.0, 0.1, "yes"), RATE, start_s=2.0)
+    second = encode(tmp_path / "f2.mka", utterance_track(2.0, 0.5, "hello"), RATE, start_s=6.0)
+    gap = splice(tmp_path / "gap.mka", first, second)
+    aac = encode(tmp_path / "b.mp4", utterance_track(3.0, 0.5, "goodbye", 48_000), 48_000)
+    wav = tmp_path / "c.wav"
+    sf.write(wav, np.repeat(utterance_track(2.0, 0.3, "account", 44_100)[:, None], 2, axis=1), 44_100)
+    merge_plan = plan([Track(gap), Track(wav, 6.5)], [Track(aac, 1.0)])
+    ours = merged(write(merge_plan, tmp_path / "ours.flac").output)
+    command = ffmpeg_command(merge_plan, tmp_path / "ffmpeg.flac")
+    ffmpeg = shutil.which("ffmpeg")
+    assert ffmpeg is not None
+    subprocess.run([ffmpeg, "-y", "-loglevel", "error", *shlex.split(command)[1:]], check=True, timeout=60)
+    theirs = merged(tmp_path / "ffmpeg.flac")
+
+    assert theirs.shape == ours.shape
+    for channel in (0, 1):
+        for start in (0, 3 * RATE, 6 * RATE):  # each utterance's onset, from a point before it
+            assert onset(theirs[start:, channel]) == onset(ours[start:, channel])
+    assert np.sqrt(np.mean((theirs - ours) ** 2)) < 0.001  # ffmpeg's resampler differs only in the last bits
 
 
 def track_wav(path: Path, samples: np.ndarray) -> Path:

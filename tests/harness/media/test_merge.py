@@ -51,23 +51,23 @@ def lead(name: str) -> int:
 
 
 def test_the_guides_case_offsets_and_align_ends_agree(tmp_path: Path) -> None:
-    """6.7 s and 6.3 s tracks (the guide's 67/63 s, scaled), the shorter one joined 0.4 s late and stayed to the end:
-    its offset and the duration rule give the same file."""
-    a = track_file(tmp_path / "a.wav", 6.7, 16_000, events=[(1.0, "hello")])
-    b = track_file(tmp_path / "b.wav", 6.3, 16_000, events=[(0.5, "goodbye")])
-    by_offset = write(plan([Track(a, 0.0)], [Track(b, 0.4)]), tmp_path / "offset.flac")
+    """The guide's 67 s and 63 s tracks, the shorter one joined 4 s late and stayed to the end: its offset and the
+    duration rule give the same file."""
+    a = track_file(tmp_path / "a.wav", 67.0, 16_000, events=[(10.0, "hello")])
+    b = track_file(tmp_path / "b.wav", 63.0, 16_000, events=[(5.0, "goodbye")])
+    by_offset = write(plan([Track(a, 0.0)], [Track(b, 4.0)]), tmp_path / "offset.flac")
     aligned_plan = plan([Track(a)], [Track(b)], align_ends=True)
     by_rule = write(aligned_plan, tmp_path / "rule.flac")
 
     assert aligned_plan.warnings
-    assert "difference in durations" in aligned_plan.warnings[0]
+    assert "difference in durations (4.000 s)" in aligned_plan.warnings[0]
     assert verify(by_offset).ok
     assert verify(by_rule).ok
     left, right = merged(by_offset.output), merged(by_rule.output)
-    assert left.shape == right.shape == (round(6.7 * 16_000), 2)
+    assert left.shape == right.shape == (67 * 16_000, 2)
     assert np.array_equal(left, right)
-    assert abs(onset(left[:, 0]) - 16_000 - lead("hello")) <= 1
-    assert abs(onset(left[:, 1]) - round(0.9 * 16_000) - lead("goodbye")) <= 1
+    assert abs(onset(left[:, 0]) - 10 * 16_000 - lead("hello")) <= 1
+    assert abs(onset(left[:, 1]) - 9 * 16_000 - lead("goodbye")) <= 1
 
 
 def test_a_late_joiner_who_left_early_needs_offsets_not_the_duration_rule(tmp_path: Path) -> None:
