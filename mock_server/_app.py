@@ -8,7 +8,9 @@ stores it under the typed `STATE` key, and routes:
 - media jobs (a transcript waiting for its audio) to the media pipeline (`_media/_pipeline.py`), which fetches and
   analyses off the request path and reports back to the account;
 - every other path to one Twilio handler (`_handlers.py`) that looks the path up in its own precomputed table, so a
-  request passes no middleware and no regular expression, and unknown paths and wrong methods get Twilio's JSON.
+  request passes no middleware and no regular expression, and unknown paths and wrong methods get Twilio's JSON;
+  the table holds Intelligence v2 and the Video v1 subset, whose rooms, recordings and compositions the video
+  service (`_video/`) keeps, records and composes (its own worker threads, ticker and status callbacks).
 
 Determinism: every random choice comes from the app's seed. The registry (SIDs, tokens, lifecycle failures), the
 fault injector and the webhook dispatcher each get their own `random.Random` derived from that one seed, so webhook
@@ -31,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from mock_server._clock import Clock, SystemClock
-from mock_server._config import MockConfig
+from mock_server._config import MockConfig, WebhookFaultsConfig
 from mock_server._faults import FaultInjector
 from mock_server._limits import AccountLimiter
 from mock_server._media._pipeline import Analyser, MediaPipeline
@@ -41,7 +43,9 @@ if TYPE_CHECKING:
     from mock_server._media._host import HostedObject
 from mock_server._model import Account, Params, Principal, Registry
 from mock_server._model._downloads import discard_media_files
+from mock_server._routes import ROUTES, RouteTable
 from mock_server._stats import Counters
+from mock_server._video import VideoService, video_routes
 from mock_server._webhooks import CallbackLike, WebhookDispatcher
 
 log = logging.getLogger("mock_server")
@@ -113,6 +117,9 @@ class MockState:
         self.registry = self._new_registry()
         self.faults = FaultInjector(self.fault_rng)
         self.webhooks = WebhookDispatcher(self.webhook_rng, clock)
+        # Rooms, recordings and compositions (`_video/`): SIDs from the registry's stream, callbacks with the
+        # account's webhook faults.
+        self.video = VideoService(clock, lambda: self.registry, self._webhook_faults, seed)
         self.accounts: dict[str, AccountRuntime] = {}
         # Authorization header → verdict; accounts and keys only disappear on reset, which clears it.
         self.principals: dict[str, tuple[Principal, AccountRuntime]] = {}
@@ -180,6 +187,10 @@ class MockState:
         runtime.apply(config)
         return config
 
+    def _webhook_faults(self, account_sid: str) -> WebhookFaultsConfig | None:
+        runtime = self.accounts.get(account_sid)
+        return runtime.config.webhook_faults if runtime is not None else None
+
     # --- reset and seed -----------------------------------------------------------------------------------------
 
     def reseed(self, seed: int) -> None:
@@ -200,6 +211,7 @@ class MockState:
         self.counters = Counters()
         self.unexpected_errors = 0
         self.media.reset()
+        self.video.reset(self.seed)
         self.hosted_media.clear()
         self.scripts.clear()
         self.reseed(self.seed)
@@ -258,6 +270,7 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
     state = app[STATE]
     state.wake = asyncio.Event()  # bind to the running loop (the app may have been built outside it)
     await state.webhooks.start()
+    await state.video.start()
     ticker = asyncio.create_task(state.run_ticker(), name="cintel-mock-ticker")
     try:
         yield
@@ -266,6 +279,7 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await ticker
         await state.media.close()
+        await state.video.close()
         await state.webhooks.close()
 
 
@@ -303,6 +317,7 @@ def create_app(
     app[STATE] = state
     _control.add_routes(app, state)
     # [\s\S]: a path may hold a decoded newline, which "." would not match (aiohttp would answer text/plain).
-    app.router.add_route("*", r"/{tail:[\s\S]*}", _handlers.twilio_handler(state))
+    table = RouteTable((*ROUTES, *video_routes(state.video)))  # Intelligence v2 and the Video v1 subset
+    app.router.add_route("*", r"/{tail:[\s\S]*}", _handlers.twilio_handler(state, table))
     app.cleanup_ctx.append(_background)
     return app

@@ -37,6 +37,7 @@ from mock_server._media._serve_media import (
 )
 from mock_server._sids import is_sid
 from mock_server._stats import totals
+from mock_server._video._http import create_room_handler, video_media_handler
 
 __all__ = ["CONTROL_TOKEN_HEADER", "ENDPOINTS", "add_routes", "check_control_token"]
 
@@ -137,6 +138,17 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         'what a media says: body {"sha256": hex | "media_url": url, "channels": {"1": [lines], "2": [lines]}}',
     ),
     Endpoint("GET", "/__mock__/media/{name}", "media host download (the signature is the key; 403 once expired)"),
+    Endpoint(
+        "POST",
+        "/__mock__/rooms",
+        'a completed Video room: body {"account_sid", "participants": [{"identity", "joined_s", "left_s", '
+        '"media" | "segments"}]} → its Room, Participant and Recording SIDs',
+    ),
+    Endpoint(
+        "GET",
+        "/__mock__/media/video/{AccountSid}/{Sid}",
+        "signed download of a Video Recording (.mka) or Composition (where their Media redirects point)",
+    ),
 )
 
 
@@ -167,6 +179,7 @@ class _Control:
             "current_limit": limiter.current_limit,
             **runtime.account.stats(),
             **self.state.webhooks.stats_for(runtime.sid),
+            **self.state.video.stats_for(runtime.sid),
         }
 
     async def index(self, request: web.Request) -> web.StreamResponse:
@@ -366,6 +379,8 @@ def add_routes(app: web.Application, state: MockState) -> None:
         ("PUT", "/__mock__/media/{name}"): host.put,
         ("GET", "/__mock__/media/{name}"): host.get,
         ("POST", "/__mock__/scripts"): c.put_script,
+        ("POST", "/__mock__/rooms"): create_room_handler(state),
+        ("GET", "/__mock__/media/video/{AccountSid}/{Sid}"): video_media_handler(state),
     }
     assert {(e.method, e.path) for e in ENDPOINTS} == set(handlers), "the index must list exactly the routes"
     by_path: dict[str, dict[str, Handler]] = {}

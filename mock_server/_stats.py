@@ -53,6 +53,15 @@ _SUMMED = (
     "media_failed",
     "alerts",
     "recordings_stored",
+    # Video (`_video/`): not yet in README's stats row, so not yet in STATS_KEYS.
+    "rooms",
+    "compositions_created",
+    "compositions_completed",
+    "compositions_failed",
+    "compositions_deleted",
+    "composition_callbacks_sent",
+    "composition_callbacks_failed",
+    "composition_callbacks_dropped",
 )
 
 # Every key README's control-plane table promises in both the global and each account's stats document.
