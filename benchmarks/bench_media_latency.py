@@ -221,6 +221,8 @@ def _gc_policy(policy: str) -> None:
 
     if policy == "off":
         gc.disable()
+    elif policy == "startup":
+        gc.freeze()
     elif policy == "freeze":
         from mock_server._model import Account
 
@@ -258,7 +260,11 @@ def mock_app(
     return app
 
 
-def file_server(root: str) -> web.Application:
+def file_server(root: str, nice: int = 0) -> web.Application:
+    """The media host (S3's stand-in). `nice`: on this 2-core machine it shares the CPUs with the mock, which a
+    remote host never does; `--host-nice` lowers its priority to model that (both figures are reported)."""
+    os.nice(nice)
+
     async def get(request: web.Request) -> web.StreamResponse:
         path = Path(root) / request.match_info["name"]
         if not path.is_file():
@@ -494,7 +500,7 @@ def _row(mode: str, phase: str, f: Figures, idle: Figures | None, extra: str = "
 async def run(modes: list[str], seconds: float, rounds: int, idle_s: float, options: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-media-latency-") as folder:
         made_s, size = _write_files(Path(folder), seconds)
-        with served(file_server, root=folder) as files:
+        with served(file_server, root=folder, nice=options.host_nice) as files:
             urls = [f"{files}/call-{i}.wav" for i in range(FILES)]
             results = [
                 await measure_mode(m, Path(folder), f"{files}/clip.wav", urls, rounds, idle_s, options) for m in modes
@@ -522,8 +528,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rounds", type=int, help="rounds of 8 files per mock (default 3, --quick 1)")
     parser.add_argument("--workers", type=int, default=0, help="process pool size (default: the pipeline's, ≤ 4)")
     parser.add_argument("--nice", type=int, default=0, help="niceness added to the process pool's workers")
+    host = "niceness of the process serving the media files (a remote host does not share the mock's CPUs)"
+    parser.add_argument("--host-nice", type=int, default=0, help=host)
     gc = "the mock's cyclic GC: on (as shipped), off, or freeze after each completion (gc.freeze())"
-    parser.add_argument("--gc", choices=("on", "off", "freeze"), default="on", help=gc)
+    parser.add_argument("--gc", choices=("on", "off", "freeze", "startup"), default="on", help=gc)
     spy = "py-spy (PY_SPY=path, else on PATH) records the mock in the first busy round: DIR/MODE.txt"
     parser.add_argument("--profile", type=Path, metavar="DIR", help=spy)
     trace = "on stderr: the mock's GC pauses over 5 ms, and each window's slowest requests"

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import random
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -272,9 +273,14 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
     await state.webhooks.start()
     await state.video.start()
     ticker = asyncio.create_task(state.run_ticker(), name="cintel-mock-ticker")
+    # Everything alive once the server starts (modules, aiohttp, numpy: ~100k objects, none of it garbage) moves to
+    # the permanent generation, so a full collection — which may run in the middle of any request — walks only
+    # what requests made since. Measured: gen-2 pauses of ~26 ms fell to ~6 ms while media was heard.
+    gc.freeze()
     try:
         yield
     finally:
+        gc.unfreeze()
         ticker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await ticker
