@@ -32,7 +32,7 @@ from mock_server._media._audio_types import MediaAnalysis
 
 __all__ = ["WORKER_NICENESS", "discard_pool", "file_sha256", "hear_file", "processes_allowed", "shared_pool"]
 
-WORKER_NICENESS = 10  # weight 110 against the API's 1024: media gets the CPU the API leaves, yet never starves
+WORKER_NICENESS = 19  # weight 15 against the API's 1024: media takes the CPU time the API leaves
 HASH_BLOCK = 1 << 20
 _PR_SET_PDEATHSIG = 1
 
