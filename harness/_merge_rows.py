@@ -4,7 +4,8 @@ when the manifest is scanned, and how their participants are put on Intelligence
 A `tracks` row lists per-participant audio: `[{"path": "agent.wav", "offset_s": 0}, {"url": "https://…/c.mp3",
 "offset_s": 2.5, "identity": "alice", "channel": 2, "participant": {"role": "Customer", "full_name": "Alice"}}]`.
 `path` (relative to the manifest's directory) or `url` (http/https, downloaded before the merge) is required;
-`offset_s` is seconds from the start of the call (default 0); `channel` (1 or 2) puts the track on a channel — give
+`offset_s` is seconds from the start of the call (default: the file's own start time — a Video `.mka` track
+recording carries it — else 0); `channel` (1 or 2) puts the track on a channel — give
 it on every track or on none; `participant` is Twilio's participant object for that track's channel.
 
 A `room_sid` row names a Video room (RM…); its participants' audio tracks are downloaded and merged. Its
@@ -308,8 +309,9 @@ class Source:
     """One audio file on its way into the merge: where it starts and whose it is."""
 
     path: Path
-    offset_s: float
+    offset_s: float  # for the join order (0 when not given)
     identity: str | None = None
+    explicit: bool = True  # False: no offset given, so the file's own start time (an .mka's) places it
 
 
 @dataclass(frozen=True)
@@ -326,7 +328,10 @@ class Assignment:
 
 def assign_tracks(spec: MergeSpec, files: Sequence[Path]) -> Assignment:
     """Put a tracks row's files (in its order) on their channels: given channels, else join order."""
-    sources = [Source(f, t.offset_s or 0.0, t.identity) for t, f in zip(spec.tracks, files, strict=True)]
+    sources = [
+        Source(f, t.offset_s or 0.0, t.identity, t.offset_s is not None)
+        for t, f in zip(spec.tracks, files, strict=True)
+    ]
     if spec.tracks[0].channel is not None:
         channels = [t.channel or 1 for t in spec.tracks]
     else:

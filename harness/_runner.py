@@ -42,7 +42,9 @@ from harness._health import Health
 from harness._journal import Journal
 from harness._manifest import ManifestItem, Reject, read_manifest
 from harness._redact import scrub_text
-from harness._runner_checks import account_block, startup
+from harness._rooms import MediaOptions
+from harness._runner_checks import account_block, preflight, startup
+from harness._runner_media import MergeRows
 from harness._runner_wait import CompletionWaiter
 
 GROUP = 64  # items whose `submitting` mark is committed together, before any of them is sent
@@ -65,6 +67,7 @@ class RunnerOptions:
     poll_max_s: float = 30.0
     wait_timeout_s: float | None = None  # the whole wait phase (`--timeout`); None waits for every item
     unreachable_timeout_s: float = 180.0  # an outage longer than this ends the run (exit 3, resumable)
+    media: MediaOptions | None = None  # where tracks/room_sid rows are merged and hosted (`_rooms`)
 
 
 @dataclass
@@ -127,7 +130,16 @@ class BatchRunner:
         self._on_progress = on_progress
         self._blocked: AccountBlocked | None = None
         self._waiter = CompletionWaiter(self)
+        self.merge_rows = MergeRows(self)
         client.add_retry_listener(self.health.on_retry)
+
+    @property
+    def blocked(self) -> AccountBlocked | None:
+        return self._blocked
+
+    def block(self, error: AccountBlocked) -> None:
+        """The account refused (the first refusal is the one reported): nothing more is sent this run."""
+        self._blocked = self._blocked or error
 
     def now(self) -> float:
         return self._clock() if self._clock is not None else asyncio.get_running_loop().time()
@@ -175,6 +187,7 @@ class BatchRunner:
             ticker.cancel()
             work.cancel()  # on SIGINT/SIGTERM too: let the work finish cancelling before the last records
             await asyncio.gather(work, ticker, return_exceptions=True)
+            await self.merge_rows.aclose()
             self.progress.phase = "done"
             self.journal.flush()
             self.report()
@@ -217,39 +230,8 @@ class BatchRunner:
             self._blocked = self._blocked or blocked
 
     async def preflight(self) -> None:
-        """Check the account before sending anything: the service, the create and the list permissions.
-
-        The three requests go out together (one round trip, not three: it is paid by every run, even of one item).
-        """
-        service_sid = self.options.service_sid
-        can_create = self.client.check_can_create_transcripts
-
-        async def list_one() -> None:
-            async for _ in self.client.list_transcripts(service_sid=service_sid, page_size=1):
-                break
-
-        checks = [
-            asyncio.create_task(startup(self, "fetch the service", lambda: self.client.fetch_service(service_sid))),
-            asyncio.create_task(startup(self, "check the create permission", lambda: can_create(service_sid))),
-            asyncio.create_task(startup(self, "check the list permission", list_one)),
-        ]
-        try:
-            done, _ = await asyncio.wait(checks, return_when=asyncio.FIRST_EXCEPTION)
-            for check in checks:  # the first refusal, in a fixed order, is the one reported
-                error = check.exception() if check in done else None
-                if isinstance(error, ApiUnreachable):  # all three wait on the same outage: name the step
-                    raise ApiUnreachable(
-                        f"could not check the account (fetch the service, the create and list permissions): "
-                        f"{self.health.describe() or error} (at {self.client.credentials.base_url}); check the "
-                        "network and --base-url / CINTEL_BASE_URL",
-                        unreachable_s=error.unreachable_s,
-                    ) from None
-                if error is not None:
-                    raise error
-        finally:
-            for check in checks:
-                check.cancel()
-            await asyncio.gather(*checks, return_exceptions=True)
+        """Check the account before sending anything (`_runner_checks.preflight`)."""
+        await preflight(self)
 
     def _load(self) -> None:
         rejects: list[dict[str, Any]] = []
@@ -260,8 +242,8 @@ class BatchRunner:
                     self.progress.rejected += 1
                     rejects.append({"row": entry.row, "reason": scrub_text(entry.reason), "excerpt": entry.excerpt})
                     continue
-                if entry.merge is not None:  # merging and hosting come with the next change
-                    raise ConfigurationError(f"row {entry.row}: tracks and room_sid rows are not supported yet")
+                if entry.merge is not None and self.options.media is None:
+                    raise ConfigurationError(f"row {entry.row}: a tracks or room_sid row needs RunnerOptions.media")
                 self.progress.loaded += 1
                 yield entry
 
@@ -323,16 +305,21 @@ class BatchRunner:
                 journaled = self.journal.get(entry.customer_key)
                 if journaled is None or journaled.state != "pending":
                     continue
+                if entry.merge is not None:  # merged and hosted first, then queued on its own
+                    await self.merge_rows.start(entry, queue)
+                    continue
                 group.append(entry)
                 if len(group) == GROUP:
                     await self._send_group(group, queue)
                     group = []
             if group and self._blocked is None:
                 await self._send_group(group, queue)
+            await self.merge_rows.drain()
             for _ in workers:
                 await queue.put(None)
             await asyncio.gather(*workers)
         finally:
+            await self.merge_rows.cancel()
             for task in workers:
                 task.cancel()
             self.journal.flush()

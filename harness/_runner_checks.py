@@ -62,6 +62,42 @@ def account_block(error: TwilioApiError, runner: BatchRunner, *, on_service: boo
     return AccountBlocked(f"blocked by the account: HTTP {error.status} {code}{error.message}", cause=error, hint=hint)
 
 
+async def preflight(runner: BatchRunner) -> None:
+    """Check the account before sending anything: the service, the create and the list permissions.
+
+    The three requests go out together (one round trip, not three: it is paid by every run, even of one item).
+    """
+    service_sid = runner.options.service_sid
+    can_create = runner.client.check_can_create_transcripts
+
+    async def list_one() -> None:
+        async for _ in runner.client.list_transcripts(service_sid=service_sid, page_size=1):
+            break
+
+    checks = [
+        asyncio.create_task(startup(runner, "fetch the service", lambda: runner.client.fetch_service(service_sid))),
+        asyncio.create_task(startup(runner, "check the create permission", lambda: can_create(service_sid))),
+        asyncio.create_task(startup(runner, "check the list permission", list_one)),
+    ]
+    try:
+        done, _ = await asyncio.wait(checks, return_when=asyncio.FIRST_EXCEPTION)
+        for check in checks:  # the first refusal, in a fixed order, is the one reported
+            error = check.exception() if check in done else None
+            if isinstance(error, ApiUnreachable):  # all three wait on the same outage: name the step
+                raise ApiUnreachable(
+                    f"could not check the account (fetch the service, the create and list permissions): "
+                    f"{runner.health.describe() or error} (at {runner.client.credentials.base_url}); check the "
+                    "network and --base-url / CINTEL_BASE_URL",
+                    unreachable_s=error.unreachable_s,
+                ) from None
+            if error is not None:
+                raise error
+    finally:
+        for check in checks:
+            check.cancel()
+        await asyncio.gather(*checks, return_exceptions=True)
+
+
 async def startup(runner: BatchRunner, what: str, op: Callable[[], Awaitable[Any]]) -> Any:
     """Run one start-up request: account errors raise `AccountBlocked`, outages are retried up to the bound."""
     attempt = 0

@@ -1,0 +1,191 @@
+"""The three hosts for merged audio, each against a real server on loopback: S3 (moto's server: upload once, sign
+again without uploading), the mock's media host (signed by the mock; a new run must upload again), and a directory
+the user serves (checked by a ranged GET before it is used). What is journaled (`location`) never holds a secret."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import boto3
+import httpx
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from moto.server import ThreadedMotoServer
+
+from harness._hosting import DirectoryHost, HostingError, MockHost, S3Host, merged_name, parse_s3_url
+from mock_server import MockConfig, RunningMock, serve
+
+BUCKET = "merged-calls"
+FLAC = b"fLaC" + bytes(range(256)) * 40
+NAME = f"{'b' * 32}/{merged_name('call/1')}"
+
+
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch, moto_url: str) -> str:
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": moto_url}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    s3 = boto3.client("s3")
+    if BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+        s3.create_bucket(Bucket=BUCKET)
+    return moto_url
+
+
+@pytest.fixture
+def merged(tmp_path: Path) -> Path:
+    path = tmp_path / NAME
+    path.parent.mkdir(parents=True)
+    path.write_bytes(FLAC)
+    return path
+
+
+def test_merged_names_are_safe_and_distinct_for_keys_that_look_alike() -> None:
+    names = {merged_name(k) for k in ("x/1", "x_1", "x?1", "X_1", "..", "é" * 64)}
+    assert len(names) == 6
+    for name in names:
+        assert name.endswith(".flac")
+        assert all(c.isascii() and (c.isalnum() or c in "_-.") for c in name), name
+
+
+async def test_s3_uploads_once_and_signs_again_from_the_location_alone(aws: str, merged: Path) -> None:
+    host = S3Host(BUCKET, "calls/2026", ttl_s=3600)
+    await host.check()
+    hosted = await host.put(merged, NAME)
+    assert hosted.location == f"s3://{BUCKET}/calls/2026/{NAME}"
+    assert hosted.url is None  # signed when a create needs it
+    s3 = boto3.client("s3")
+    head = s3.head_object(Bucket=BUCKET, Key=f"calls/2026/{NAME}")
+    assert head["ContentType"] == "audio/flac"
+    resumed = S3Host(BUCKET, "calls/2026", ttl_s=3600)  # a new run: only the journaled location
+    url = await resumed.url(hosted.location, merged, NAME)
+    assert "X-Amz-Signature=" in url
+    assert "X-Amz-Expires=3600" in url
+    async with httpx.AsyncClient() as http:
+        assert (await http.get(url)).content == FLAC
+    assert s3.head_object(Bucket=BUCKET, Key=f"calls/2026/{NAME}")["LastModified"] == head["LastModified"]
+
+
+async def test_s3_problems_found_before_the_run_name_the_bucket(aws: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(HostingError, match="no such bucket") as missing:
+        await S3Host("no-such-bucket-here", "", ttl_s=3600).check()
+    assert not missing.value.transient
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    with pytest.raises(HostingError, match="no AWS credentials"):
+        await S3Host(BUCKET, "", ttl_s=3600).check()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("s3://b-1/a/b/", ("b-1", "a/b")), ("s3://bucket", ("bucket", "")), ("https://bucket/x", None),
+     ("s3://Bad_Bucket/x", None), ("s3://bucket/x?versionId=1", None)],
+)  # fmt: skip
+def test_upload_urls_are_parsed_or_refused(text: str, expected: tuple[str, str] | None) -> None:
+    if expected is None:
+        with pytest.raises(HostingError, match="--upload"):
+            parse_s3_url(text)
+    else:
+        assert parse_s3_url(text) == expected
+
+
+@pytest.mark.parametrize("ttl", [0, 59, 604_801])
+def test_a_url_lifetime_beyond_what_sigv4_allows_is_refused(ttl: int) -> None:
+    with pytest.raises(HostingError, match="7 days"):
+        S3Host(BUCKET, "", ttl_s=ttl)
+
+
+@pytest.fixture
+async def mock() -> AsyncIterator[RunningMock]:
+    async with serve(MockConfig.from_json({"media": {"fetch": False}}), port=0) as running:
+        yield running
+
+
+async def test_the_mock_host_keeps_its_signature_in_memory_and_a_new_run_uploads_again(
+    mock: RunningMock, merged: Path
+) -> None:
+    host = MockHost(mock.base_url, ttl_s=3600)
+    await host.check()
+    hosted = await host.put(merged, NAME)
+    assert hosted.location == f"{mock.base_url}/__mock__/media/{NAME.replace('/', '-')}"
+    assert hosted.url is not None
+    assert "Signature=" in hosted.url
+    assert await host.url(hosted.location, merged, NAME) == hosted.url  # still fresh: no second upload
+    assert host.uploads == 1
+    resumed = MockHost(mock.base_url, ttl_s=3600)
+    url = await resumed.url(hosted.location, merged, NAME)
+    assert resumed.uploads == 1  # the mock signs only what it is sent
+    async with httpx.AsyncClient() as http:
+        assert (await http.get(url)).content == FLAC
+    await host.aclose()
+    await resumed.aclose()
+
+
+async def test_the_mock_host_refuses_a_server_that_is_not_a_mock() -> None:
+    transport = httpx.MockTransport(lambda request: httpx.Response(404, text="nope"))
+    with pytest.raises(HostingError, match="not a cintel mock"):
+        await MockHost("http://127.0.0.1:9", ttl_s=3600, transport=transport).check()
+
+
+@pytest.fixture
+async def served(tmp_path: Path) -> AsyncIterator[tuple[str, Path]]:
+    root = tmp_path / "www"
+    root.mkdir()
+    app = web.Application()
+    app.router.add_static("/calls/", root)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield str(server.make_url("/calls")), root
+    finally:
+        await server.close()
+
+
+async def test_a_served_directory_is_used_once_a_ranged_get_shows_the_file(served: tuple[str, Path]) -> None:
+    base, root = served
+    path = root / NAME
+    path.parent.mkdir(parents=True)
+    path.write_bytes(FLAC)
+    host = DirectoryHost(base, root)
+    await host.check()
+    hosted = await host.put(path, NAME)
+    assert hosted.location == hosted.url == f"{base}/{NAME}"
+    assert await host.url(hosted.location, path, NAME) == hosted.location
+    wrong = DirectoryHost(base + "/elsewhere", root)
+    with pytest.raises(HostingError, match=r"HTTP 404: is .* served at") as caught:
+        await wrong.url((await wrong.put(path, NAME)).location, path, NAME)
+    assert caught.value.transient
+    path.write_bytes(b"<html>not audio</html>")
+    with pytest.raises(HostingError, match="not the merged file"):
+        await host.url(hosted.location, path, NAME)
+    await host.aclose()
+    await wrong.aclose()
+
+
+@pytest.mark.parametrize(
+    "base", ["ftp://files.example/calls", "https://user:Zs3cr3t@files.example/calls", "https://f.example/c?token=1"]
+)
+def test_a_served_base_url_with_credentials_or_a_query_is_refused(tmp_path: Path, base: str) -> None:
+    with pytest.raises(HostingError) as caught:
+        DirectoryHost(base, tmp_path)
+    assert "Zs3cr3t" not in str(caught.value)
+
+
+async def test_a_served_directory_that_does_not_exist_is_found_before_the_run(tmp_path: Path) -> None:
+    with pytest.raises(HostingError, match="no such directory"):
+        await DirectoryHost("https://files.example/calls", tmp_path / "missing").check()
