@@ -9,19 +9,17 @@ cannot hide its stall), and this driver. Per mock, the idle p99 is measured firs
 transcripts on the 8 URLs and the window runs until all 8 are fetched, analysed and completed (sentences built),
 after which they are deleted. Each mode is a fresh mock process with its own idle baseline:
 
-- `threads`: the mock as shipped (`_pipeline.py`: download on the event loop, analysis + hashing in its threads);
-- `process-pool`: the same with `analyse` injected to run in a process pool (hashing stays in the thread): the
-  alternative the issue asks to measure;
-- `fetch-only`: an analyser that reads the header and hears nothing (so no sentences are built either): what the
-  download and hashing alone cost;
-- `thread-fetch`, `process-hear`, `process-hear-sentences`: prototypes of fixes, patched into the mock's process
-  here, not shipped: the download on an event loop of its own in the pipeline's worker thread; download + analysis
-  + hash in a worker process; and that plus the sentences built in the worker instead of on the loop at completion.
+- `shipped`: the mock as shipped (`_pipeline.py` + `_worker.py`: download, decode + VAD, hash and the sentences in
+  a spawned process pool at niceness 19; the heap the server starts with frozen);
+- `threads`: the same mock with the analyser injected (`create_app(analyse=mock_server._media.analyse)`), which
+  takes the pipeline's thread path: the download on the event loop, the rest in threads sharing the GIL — the
+  design measured at 27× before (BENCHMARKS.md has both);
+- `fetch-only`: the thread path with an analyser that reads the header and hears nothing (no sentences either):
+  what a download on the event loop costs by itself.
 
-    python -m benchmarks.bench_media_latency [--quick]    # threads, process-pool, fetch-only; --quick: 10-minute
-                                                           # files, 1 round, 5 s idle
-    python -m benchmarks.bench_media_latency --all [--gc off|freeze]   # and the prototypes; the mock's GC policy
-    python -m benchmarks.bench_media_latency --mode threads --rounds 1 --profile DIR --trace   # why (py-spy, GC)
+    python -m benchmarks.bench_media_latency [--quick]     # every mode; --quick: 10-minute files, 1 round, 5 s idle
+    python -m benchmarks.bench_media_latency --mode shipped --rounds 3 [--host-nice 19] [--gc off|freeze|startup]
+    python -m benchmarks.bench_media_latency --mode shipped --rounds 1 --profile DIR --trace   # why (py-spy, GC)
 """
 
 from __future__ import annotations
@@ -29,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -37,9 +34,7 @@ import signal
 import statistics
 import sys
 import tempfile
-import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,49 +49,14 @@ LOAD_TRANSCRIPTS = 50
 FILES = 8
 WARMUP_S = 1.0
 MODES = {
-    "threads": "threads (as shipped)",
-    "process-pool": "analyse in a process pool",
-    "fetch-only": "fetch + hash only (no analysis)",
-    "thread-fetch": "prototype: fetch on its own loop in the worker thread",
-    "process-hear": "prototype: fetch + analyse + hash in a process",
-    "process-hear-sentences": "prototype: … and sentences built there",
+    "shipped": "as shipped (worker processes)",
+    "threads": "thread path (download on the loop)",
+    "fetch-only": "download on the loop + hash only",
 }
-DEFAULT_MODES = ("threads", "process-pool", "fetch-only")  # the prototypes with --all or --mode
-POOLED = ("process-pool", "process-hear", "process-hear-sentences")
+DEFAULT_MODES = tuple(MODES)
 
 
 # --- the mock under test, in its child process ------------------------------------------------------------------
-
-_POOL: ProcessPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
-
-
-def _pool_worker(nice: int) -> None:
-    """A pool worker ends with the mock (which `_load.served` ends with SIGTERM, leaving no time to shut the pool)."""
-    import ctypes
-
-    os.nice(nice)
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
-
-
-def _pool(workers: int = 0, nice: int = 0) -> ProcessPoolExecutor:
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            workers = workers or min(4, os.cpu_count() or 1)  # as many as the pipeline's threads
-            ctx = mp.get_context("spawn")
-            _POOL = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_pool_worker, initargs=(nice,))
-            for _ in range(workers):  # start them now (a spawn + numpy import each), not in a measured window
-                _POOL.submit(int).result()
-        return _POOL
-
-
-def pooled_analyse(source: Any) -> Any:
-    """`mock_server._media.analyse` in a worker process; called from the pipeline's worker thread, which waits."""
-    from mock_server._media import analyse
-
-    return _pool().submit(analyse, os.fspath(source)).result()
 
 
 def header_only(source: Any) -> Any:
@@ -107,95 +67,6 @@ def header_only(source: Any) -> Any:
 
     info = sf.info(os.fspath(source))
     return MediaAnalysis(info.format.lower(), info.samplerate, info.channels, info.frames / info.samplerate, ())
-
-
-def hear_elsewhere(url: str, path: str, limits: Any, sentences: bool = False) -> tuple[str, Any]:
-    """In a worker process: the pipeline's whole job — download (`_fetch.fetch_to_file`, on this process's own
-    event loop), analyse, hash — with a refusal returned as (code, message) (`MediaFailure` does not pickle)."""
-    from mock_server._media import analyse
-    from mock_server._media._fetch import fetch_to_file, new_session
-    from mock_server._media._worker import file_sha256
-
-    async def download() -> None:
-        async with new_session() as session:
-            await fetch_to_file(session, url, Path(path), limits)
-
-    try:
-        asyncio.run(download())
-        analysis, sha256 = analyse(path), file_sha256(path)
-        if not sentences:
-            return "ok", (analysis, sha256, None)
-        from mock_server._media._script import assign_text
-        from mock_server._model._sentences import redact_sentence
-
-        plain = tuple(assign_text(analysis.segments, None, bytes.fromhex(sha256)))  # no script: seeded words
-        return "ok", (analysis, sha256, (plain, tuple(map(redact_sentence, plain))))
-    except Exception as exc:
-        code, message = getattr(exc, "code", None), getattr(exc, "message", None)
-        if isinstance(code, int) and isinstance(message, str):
-            return "failed", (code, message)
-        raise
-
-
-def _fetch_in_thread(pipeline: Any) -> None:
-    """Prototype: the download runs in the pipeline's worker thread on an event loop of its own (`asyncio.run` of the
-    same `fetch_to_file`), then analysis and hashing there as shipped; the API loop sees only the job's start and end,
-    but the GIL is shared."""
-    from mock_server._media._fetch import fetch_to_file, new_session
-
-    original = pipeline._hear
-
-    def download(url: str, path: Path, limits: Any) -> None:
-        async def run() -> None:
-            async with new_session() as session:
-                await fetch_to_file(session, url, path, limits)
-
-        asyncio.run(run())
-
-    async def _hear(account: Any, job: Any, path: Path) -> Any:
-        if job.media_url is None:
-            return await original(account, job, path)
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(pipeline.executor, download, job.media_url, path, job.limits)
-        return await loop.run_in_executor(pipeline.executor, pipeline._analyse_and_hash, str(path))
-
-    pipeline._hear = _hear
-
-
-def _hear_in_pool(pipeline: Any, sentences: bool) -> None:
-    """Prototypes of the fix, not the mock as shipped: `pipeline._hear` (media_url jobs) replaced by `hear_elsewhere`
-    in the process pool, so the mock's event loop and GIL see only each job's start and end; with `sentences`, the
-    sentence set is built there too and completion takes it instead of building it on the loop (unscripted media)."""
-    from mock_server._media._alerts import MediaFailure
-    from mock_server._model import Account
-    from mock_server._model._sentences import SentenceSet
-
-    original, built = pipeline._hear, {}
-
-    async def _hear(account: Any, job: Any, path: Path) -> Any:
-        if job.media_url is None:
-            return await original(account, job, path)
-        loop = asyncio.get_running_loop()
-        work = (hear_elsewhere, job.media_url, str(path), job.limits, sentences)
-        outcome, value = await loop.run_in_executor(_pool(), *work)
-        if outcome == "failed":
-            raise MediaFailure(*value)
-        analysis, sha256, prebuilt = value
-        if prebuilt is not None:
-            built[sha256] = prebuilt
-        return analysis, sha256
-
-    keep = Account._keep_sentences
-
-    def _keep_sentences(self: Any, t: Any) -> None:
-        prebuilt = built.pop(t.media_sha256, None)
-        if prebuilt is None or self.ctx.scripts.get(sha256=t.media_sha256) is not None:
-            return keep(self, t)
-        t.sentences = SentenceSet(prebuilt[0], prebuilt[1] if t.redaction else prebuilt[0])
-        return None
-
-    pipeline._hear = _hear
-    Account._keep_sentences = _keep_sentences
 
 
 def _trace_gc() -> None:
@@ -235,25 +106,18 @@ def _gc_policy(policy: str) -> None:
         Account._keep_sentences = _keep_sentences
 
 
-def mock_app(
-    mode: str, scratch: str, workers: int = 0, nice: int = 0, trace: bool = False, gc: str = "on"
-) -> web.Application:
-    from mock_server import STATE, MockConfig, create_app
+def mock_app(mode: str, scratch: str, trace: bool = False, gc: str = "on") -> web.Application:
+    from mock_server import MockConfig, create_app
 
     # `served` ends the mock with SIGTERM, so the app never removes its media folder: put it inside the benchmark's
     # temporary directory, which the driver removes (8 one-hour downloads are 1.8 GB).
     tempfile.tempdir = scratch
 
     config = MockConfig.from_json({"lifecycle": {"mode": "immediate"}, "media": {"timeout_s": 600}})
-    if mode in POOLED:
-        mp.current_process().daemon = False  # `_load.served` runs us as a daemon, which may not have children
-        _pool(workers, nice)
-    analyse = {"process-pool": pooled_analyse, "fetch-only": header_only}.get(mode)
+    from mock_server._media import analyse as real_analyse
+
+    analyse = {"threads": real_analyse, "fetch-only": header_only}.get(mode)
     app = create_app(config, seed=1, analyse=analyse)
-    if mode == "thread-fetch":
-        _fetch_in_thread(app[STATE].media)
-    elif mode in ("process-hear", "process-hear-sentences"):
-        _hear_in_pool(app[STATE].media, sentences=mode == "process-hear-sentences")
     _gc_policy(gc)
     if trace:
         _trace_gc()
@@ -415,7 +279,7 @@ async def measure_mode(
 ) -> dict[str, Any]:
     out: dict[str, Any] = {"mode": mode, "busy": [], "processing_s": []}
     children = {p.pid for p in mp.active_children()}
-    tuning = {"workers": options.workers, "nice": options.nice, "trace": options.trace, "gc": options.gc}
+    tuning = {"trace": options.trace, "gc": options.gc}
     scratch = folder / f"mock-{mode}"
     scratch.mkdir()
     with served(mock_app, mode=mode, scratch=str(scratch), **tuning) as base:
@@ -524,13 +388,10 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_media_latency")
     parser.add_argument("--quick", action="store_true", help="10-minute files, 1 round, 5 s idle")
     parser.add_argument("--mode", action="append", choices=list(MODES), help="measure this mock (repeatable)")
-    parser.add_argument("--all", action="store_true", help="every mode, the prototypes too")
     parser.add_argument("--rounds", type=int, help="rounds of 8 files per mock (default 3, --quick 1)")
-    parser.add_argument("--workers", type=int, default=0, help="process pool size (default: the pipeline's, ≤ 4)")
-    parser.add_argument("--nice", type=int, default=0, help="niceness added to the process pool's workers")
     host = "niceness of the process serving the media files (a remote host does not share the mock's CPUs)"
     parser.add_argument("--host-nice", type=int, default=0, help=host)
-    gc = "the mock's cyclic GC: on (as shipped), off, or freeze after each completion (gc.freeze())"
+    gc = "the mock's cyclic GC: on (as shipped), off, freeze after each completion, or only once at startup"
     parser.add_argument("--gc", choices=("on", "off", "freeze", "startup"), default="on", help=gc)
     spy = "py-spy (PY_SPY=path, else on PATH) records the mock in the first busy round: DIR/MODE.txt"
     parser.add_argument("--profile", type=Path, metavar="DIR", help=spy)
@@ -539,7 +400,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     seconds = 600.0 if args.quick else 3600.0
     rounds = args.rounds or (1 if args.quick else 3)
-    modes = list(MODES) if args.all else args.mode or list(DEFAULT_MODES)
+    modes = args.mode or list(DEFAULT_MODES)
     return asyncio.run(run(modes, seconds, rounds, 5.0 if args.quick else 15.0, args))
 
 
