@@ -175,31 +175,31 @@ class _PyavReader:
         return _joined(parts), False
 
     def _pieces(self) -> Iterator[Array]:
-        rate, anchor = self.info.rate, Fraction(self.info.start_s or 0)
+        rate = self.info.rate
+        # Sample positions in floats (exact enough: an 8-hour track is 1.4e9 samples, far inside a double's 2^53);
+        # Fraction arithmetic per 20 ms frame cost more than decoding it.
+        per_tick = float(self.stream.time_base or 0) * rate
+        anchor = (self.info.start_s or 0.0) * rate
         jitter = max(1, round(JITTER_S * rate))
         position = 0  # samples handed out, from the anchor
-        for frame in self._frames():
-            samples = _mono(frame)
-            time = _frame_time(frame)
-            if frame.sample_rate != rate:
-                raise MergeError(f"{self.path}: the sample rate changes from {rate} to {frame.sample_rate} Hz")
-            if time is not None:
-                at = round((time - anchor) * rate)
-                if at - position > jitter:  # a gap in the timestamps: silence, in blocks, never past the end
-                    gap = min(at - position, max(0, self.info.frames - position))
-                    while gap > 0:
-                        size = min(gap, self.block)
-                        yield np.zeros(size, np.float32)
-                        position, gap = position + size, gap - size
-                elif position - at > jitter:  # overlapping or before the anchor (pre-roll): drop what came before
-                    samples = samples[min(position - at, len(samples)) :]
-            if len(samples):
-                yield samples
-                position += len(samples)
-
-    def _frames(self) -> Iterator[av.AudioFrame]:
         for packet in self.container.demux(self.stream):
-            yield from _safe_decode(packet)
+            for frame in _safe_decode(packet):
+                samples = _mono(frame)
+                if frame.sample_rate != rate:
+                    raise MergeError(f"{self.path}: the sample rate changes from {rate} to {frame.sample_rate} Hz")
+                if frame.pts is not None and per_tick:
+                    at = round(frame.pts * per_tick - anchor)
+                    if at - position > jitter:  # a gap in the timestamps: silence, in blocks, never past the end
+                        gap = min(at - position, max(0, self.info.frames - position))
+                        while gap > 0:
+                            size = min(gap, self.block)
+                            yield np.zeros(size, np.float32)
+                            position, gap = position + size, gap - size
+                    elif position - at > jitter:  # overlapping or before the anchor (pre-roll): drop what came before
+                        samples = samples[min(position - at, len(samples)) :]
+                if len(samples):
+                    yield samples
+                    position += len(samples)
 
     def close(self) -> None:
         self.container.close()
@@ -226,8 +226,12 @@ def _frame_time(frame: av.AudioFrame) -> Fraction | None:
 
 def _mono(frame: av.AudioFrame) -> Array:
     """A frame's samples averaged over its channels, as float32 in [-1, 1)."""
-    data = frame.to_ndarray()
     channels = frame.layout.nb_channels
+    if channels == 1 and frame.format.name in ("flt", "fltp"):  # Opus and AAC decode to this: read the plane as is
+        buffer: Any = frame.planes[0]  # a buffer-protocol object (numpy's stubs do not know it)
+        plane: Array = np.frombuffer(buffer, np.float32, frame.samples)
+        return plane
+    data = frame.to_ndarray()
     if not frame.format.is_planar:  # interleaved: one row of samples × channels
         data = data.reshape(-1, channels).T
     values: Array

@@ -28,7 +28,6 @@ from harness.media._resample import Resampler
 
 Array = npt.NDArray[np.float32]
 BLOCK = 131_072  # output frames per write
-FULL_SCALE = 32767 / 32768
 COMPRESSION = 0.0  # FLAC level 0: encodes ~1.8× faster than the default; speech files grow by a few %
 
 
@@ -233,6 +232,7 @@ def write(merge_plan: MergePlan, output: Path, *, window_s: float = 0.1) -> Merg
     activity = [np.zeros(windows, dtype=np.float32) for _ in streams]
     clipped = 0
     written = 0
+    pcm = np.empty((block, 2), dtype=np.int16)  # reused for every block
     try:
         with sf.SoundFile(str(output), "w", samplerate=rate, channels=2, format="FLAC", subtype="PCM_16",
                           compression_level=COMPRESSION) as out:  # fmt: skip
@@ -243,16 +243,28 @@ def write(merge_plan: MergePlan, output: Path, *, window_s: float = 0.1) -> Merg
                     samples = stream.read(size)
                     frame[:, stream.placement.channel - 1] += samples
                     activity[i][first // window : first // window + -(-size // window)] = _rms(samples, window)
-                over = np.abs(frame) > FULL_SCALE
-                if over.any():
-                    clipped += int(over.sum())
-                    np.clip(frame, -1.0, FULL_SCALE, out=frame)
-                out.write(frame)
+                clipped += _to_pcm16(frame, pcm[:size])
+                out.write(pcm[:size])
                 written += size
     finally:
         for stream in streams:
             stream.close()
     return MergeResult(merge_plan, output, written, clipped, activity)
+
+
+def _to_pcm16(frame: Array, pcm: npt.NDArray[np.int16]) -> int:
+    """`frame` as 16-bit samples in `pcm` (× 32768, rounded: the inverse of how soundfile reads PCM_16, so a track
+    at the output rate passes through bit-exact); a sum beyond full scale is clipped. Returns how many were clipped.
+
+    Why here: handing libsndfile int16 instead of float32 makes the FLAC write about 1.4× faster (its float
+    conversion clips and rounds sample by sample)."""
+    np.multiply(frame, np.float32(32768), out=frame)
+    np.rint(frame, out=frame)
+    over = int(np.count_nonzero((frame > 32767) | (frame < -32768)))
+    if over:
+        np.clip(frame, -32768, 32767, out=frame)
+    pcm[...] = frame  # the values are whole and in range: the cast is exact
+    return over
 
 
 def _rms(samples: Array, window: int) -> Array:

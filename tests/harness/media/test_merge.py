@@ -190,3 +190,18 @@ def test_the_resampler_streams_any_block_sizes_into_the_same_output(rate_in: int
     np.testing.assert_allclose(streamed, whole, atol=1e-5)
     expected = np.sin(2 * np.pi * 440 * np.arange(rate_out) / rate_out)
     assert np.max(np.abs(whole[200:-200] - expected[200:-200])) < 1e-3
+
+
+def test_a_track_at_the_output_rate_passes_through_bit_exact(tmp_path: Path) -> None:
+    """16-bit samples out are the 16-bit samples in, moved by the offset: no gain, no dither, no rounding drift."""
+    rng = np.random.default_rng(7)
+    samples = rng.integers(-32768, 32768, 3 * 16_000, dtype=np.int16)
+    a = tmp_path / "a.wav"
+    sf.write(a, samples, 16_000, subtype="PCM_16")
+    b = track_file(tmp_path / "b.wav", 4.0, 16_000, events=[(0.5, "yes")])
+    result = write(plan([Track(a, 1.0)], [Track(b, 0.0)]), tmp_path / "out.flac")
+    data, _ = sf.read(result.output, dtype="int16", always_2d=True)
+
+    assert result.clipped == 0
+    assert np.array_equal(data[16_000 : 4 * 16_000, 0], samples)
+    assert not data[:16_000, 0].any()
