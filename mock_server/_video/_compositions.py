@@ -83,8 +83,8 @@ def _callback(p: Params) -> tuple[str | None, str]:
     url = p.get("StatusCallback") or None
     if url is not None:
         parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname or not url.isprintable():
-            raise invalid_parameter("StatusCallback", url, "must be an absolute http or https URL")
+        if parts.scheme not in ("http", "https") or not parts.hostname or not url.isprintable() or " " in url:
+            raise invalid_parameter("StatusCallback", url, "must be an absolute http or https URL (no spaces)")
     method = (p.get("StatusCallbackMethod") or "POST").upper()
     if method not in ("GET", "POST"):
         raise invalid_parameter("StatusCallbackMethod", p.get("StatusCallbackMethod"), "must be GET or POST")
@@ -191,7 +191,6 @@ class CompositionOperations:
 
     def fetch_composition(self, sid: str) -> Result:
         c = self._composition(sid, f"/v1/Compositions/{sid}")
-        c.polls += 1
         self.advance(c, self.ctx.clock.now(), poll=True)
         return Result(200, self.render_composition(c))
 
@@ -255,6 +254,8 @@ class CompositionOperations:
     def advance(self, c: CompositionRecord, now: float, *, poll: bool = False) -> None:
         """Bring `c` up to date: start it, and complete or fail it when its time has come and its media is made."""
         room = self.rooms.get(c.room_sid)
+        if poll and room is not None and room.completed is not None and c.status in (ENQUEUED, PROCESSING):
+            c.polls += 1  # a fetch once the room has ended: the first starts processing (after_polls)
         if c.status == ENQUEUED and room is not None and room.completed is not None:
             by_poll = poll and math.isinf(c.start_due) and self.owner.lifecycle.mode == "after_polls"
             if now >= c.start_due or by_poll:
@@ -266,7 +267,7 @@ class CompositionOperations:
             self._finish(c, now)
 
     def _start(self, c: CompositionRecord, now: float) -> None:
-        c.status, c.started, c.polls = PROCESSING, now, 0
+        c.status, c.started = PROCESSING, now
         self._notify(c, "composition-started", now)
         missing = [sid for sid in c.sources if self.recordings[sid].media_path is None]
         if missing:

@@ -182,13 +182,15 @@ class CallbackReceiver:
     status: int = 200
     received: asyncio.Queue[Callback] = field(default_factory=asyncio.Queue)
     server: TestServer | None = None
+    url: str = ""  # where to send callbacks, once started
 
     async def start(self) -> str:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self.server = TestServer(app, host="127.0.0.1")
         await self.server.start_server()
-        return str(self.server.make_url("/hooks/composition"))
+        self.url = str(self.server.make_url("/hooks/composition"))
+        return self.url
 
     async def _handle(self, request: web.Request) -> web.Response:
         form = await request.post() if request.method == "POST" else request.query
