@@ -180,6 +180,19 @@ def _add_submit(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     submit.add_argument("--word-timestamps", action="store_true", help="fetch sentences with word timestamps")
     submit.add_argument("--media", action="store_true", help="also record each transcript's media URL")
     submit.add_argument("--log-format", choices=("text", "json"), default="text", help="progress as text or JSON")
+    media = submit.add_argument_group(
+        "merged audio (rows with tracks or room_sid)",
+        "Against a mock the merged files go to its media host; against Twilio choose --upload or --media-base-url.",
+    )
+    media.add_argument("--upload", metavar="s3://BUCKET/PREFIX",
+                       help="upload merged files to S3; each create gets a pre-signed URL ([s3] extra)")  # fmt: skip
+    media.add_argument("--media-base-url", metavar="URL",
+                       help="the public URL at which you serve --media-dir (no upload, no signature)")  # fmt: skip
+    media.add_argument("--media-dir", type=Path,
+                       help="where merged files are written (default MANIFEST.media/ beside it)")  # fmt: skip
+    media.add_argument("--media-ttl", type=_seconds, default=21600.0,
+                       help="a signed URL's lifetime from its create (default 21600 = 6 h; max 7 days)")  # fmt: skip
+    media.add_argument("--merge-workers", type=_positive_int, default=2, help="merges at once (default 2)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

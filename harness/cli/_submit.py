@@ -1,6 +1,7 @@
 """`cintel submit`: the batch runner on the command line, and `run_batch()`, which `cintel demo` shares.
 
-Before anything is sent: the manifest is scanned (encoding, misspelled columns), the journal is opened and locked
+Before anything is sent: the manifest is scanned (encoding, misspelled columns, every tracks/room_sid row), the host
+for merged audio is checked (S3 bucket, served directory, the mock's media host), the journal is opened and locked
 (a second run on it is refused), the output directory is checked to belong to this batch. During the run SIGINT and
 SIGTERM are interruptions: the journal is flushed, the service's WebhookUrl restored, results written, exit 3.
 """
@@ -9,18 +10,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import signal
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 from harness._client import IntelligenceClient
-from harness._credentials import TWILIO_BASE_URL
-from harness._errors import CintelError
+from harness._credentials import TWILIO_BASE_URL, Credentials
+from harness._errors import ApiUnreachable, CintelError
+from harness._hosting import MOCK_CONTROL_TOKEN_ENV, DirectoryHost, Host, HostingError, MockHost, S3Host, parse_s3_url
 from harness._journal import Journal, fingerprint
-from harness._manifest import scan_manifest
+from harness._manifest import ManifestScan, scan_manifest
 from harness._progress import ProgressView
+from harness._rooms import MediaOptions
 from harness._runner import BatchRunner, RunnerOptions, Summary
 from harness._runner_checks import startup
 from harness._service_hook import pending_restore, repoint, restore
@@ -62,7 +66,13 @@ def submit_command(args: argparse.Namespace) -> int:
     if scan.unknown_columns:
         view.message(f"{args.manifest}: kept as metadata (not Twilio fields): {', '.join(scan.unknown_columns)}",
                      columns=list(scan.unknown_columns))  # fmt: skip
-    return _in_loop(_submit(args, view), view)
+    if args.upload and args.media_base_url:
+        raise UsageError("--upload and --media-base-url: choose one place to host the merged audio")
+    if args.media_base_url and not args.media_dir:
+        raise UsageError("--media-base-url needs --media-dir: the directory you serve at that URL")
+    if not scan.merge_rows and (args.upload or args.media_base_url or args.media_dir):
+        view.message(f"{args.manifest}: no tracks or room_sid rows, so nothing to merge or host")
+    return _in_loop(_submit(args, view, scan), view)
 
 
 def _in_loop(coroutine: Coroutine[Any, Any, int], view: ProgressView) -> int:
@@ -105,16 +115,16 @@ def _check_embedded_mock(args: argparse.Namespace) -> None:
         )
 
 
-async def _submit(args: argparse.Namespace, view: ProgressView) -> int:
+async def _submit(args: argparse.Namespace, view: ProgressView, scan: ManifestScan) -> int:
     if not args.mock:
-        return await _submit_to(IntelligenceClient(base_url=args.base_url), args.service, args, view)
+        return await _submit_to(IntelligenceClient(base_url=args.base_url), args.service, args, view, scan)
     from mock_server import MockConfig, load_config_file, serve
 
     config = load_config_file(args.mock_config) if args.mock_config else MockConfig()
     async with serve(config, port=0) as mock:
         view.message(f"embedded mock: {mock.base_url} (dev account {mock.account_sid}, service {mock.service_sid})")
         client = IntelligenceClient(mock.account_sid, mock.auth_token, base_url=mock.base_url)
-        return await _submit_to(client, args.service or mock.service_sid, args, view, embedded=True)
+        return await _submit_to(client, args.service or mock.service_sid, args, view, scan, embedded=True)
 
 
 async def _submit_to(
@@ -122,6 +132,7 @@ async def _submit_to(
     service_sid: str,
     args: argparse.Namespace,
     view: ProgressView,
+    scan: ManifestScan,
     *,
     embedded: bool = False,
 ) -> int:
@@ -130,12 +141,19 @@ async def _submit_to(
     out = args.out or default_out
     base_url = "embedded mock" if embedded else client.credentials.base_url
     batch = {"manifest": fingerprint(manifest), "service_sid": service_sid, "base_url": base_url}
-    journal = Journal(args.journal or default_journal, batch=batch)
+    journal_path = args.journal or default_journal
+    media = await _media(args, client.credentials, journal_path) if scan.merge_rows else None
+    try:
+        journal = Journal(journal_path, batch=batch)
+    except BaseException:
+        if media is not None:
+            await media.host.aclose()
+        raise
     is_twilio = client.credentials.base_url == TWILIO_BASE_URL
     options = RunnerOptions(
         service_sid=service_sid, out_dir=out, wait=not args.no_wait, word_timestamps=args.word_timestamps,
         include_media=args.media, retry_failed=args.retry_failed, wait_timeout_s=args.timeout,
-        unreachable_timeout_s=args.unreachable_timeout,
+        unreachable_timeout_s=args.unreachable_timeout, media=media,
     )  # fmt: skip
     token = client.credentials.signing_token if args.webhook_port is not None else None
     if args.webhook_port is not None and token is None:
@@ -151,6 +169,57 @@ async def _submit_to(
     finally:
         journal.close()
     return final(summary, out, view)
+
+
+async def _media(args: argparse.Namespace, credentials: Credentials, journal: Path) -> MediaOptions:
+    """Where merged audio goes and how it is hosted (README: Submitting rooms), checked before anything is sent."""
+    is_twilio = credentials.base_url == TWILIO_BASE_URL
+    ttl_s = int(args.media_ttl)
+    media_dir: Path = args.media_dir or args.manifest.with_name(args.manifest.name + ".media")
+    host: Host
+    try:
+        if args.upload:
+            host = S3Host(*parse_s3_url(args.upload), ttl_s=ttl_s)
+        elif args.media_base_url:
+            host = DirectoryHost(args.media_base_url, media_dir)
+        elif is_twilio:
+            raise UsageError(
+                "tracks and room_sid rows are merged into a file Twilio must fetch: host it with --upload "
+                "s3://BUCKET/PREFIX (pre-signed URLs), or write it to a directory you serve with --media-dir DIR "
+                "--media-base-url URL"
+            )
+        else:  # a mock: its own media host
+            host = MockHost(credentials.base_url, ttl_s=ttl_s, token=os.environ.get(MOCK_CONTROL_TOKEN_ENV))
+        try:
+            if not args.media_base_url:  # our own directory: private (a served one keeps its mode)
+                media_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # noqa: ASYNC240 — once, before the run
+            await host.check()
+        except BaseException:
+            await host.aclose()
+            raise
+    except HostingError as error:
+        if error.transient:
+            raise ApiUnreachable(f"the host for merged audio: {error}", unreachable_s=0.0) from None
+        raise UsageError(str(error)) from None
+    return MediaOptions(host, media_dir, work_dir=Path(f"{journal}.tracks"), merge_workers=args.merge_workers,
+                        video=_video(credentials))  # fmt: skip
+
+
+def _video(credentials: Credentials) -> Callable[[], Any]:
+    """Opens a Video client with the run's credentials: Twilio's Video API (or CINTEL_VIDEO_BASE_URL), or the mock's
+    own Video when the Intelligence API is a mock."""
+    is_twilio = credentials.base_url == TWILIO_BASE_URL
+    base_url = None if is_twilio else os.environ.get("CINTEL_VIDEO_BASE_URL") or credentials.base_url
+
+    def open_video() -> Any:
+        from harness.media import VideoClient
+
+        if credentials.username == credentials.account_sid:
+            return VideoClient(credentials.account_sid, credentials.password, base_url=base_url)
+        return VideoClient(credentials.account_sid, api_key=credentials.username, api_secret=credentials.password,
+                           base_url=base_url)  # fmt: skip
+
+    return open_video
 
 
 async def run_batch(
