@@ -211,7 +211,9 @@ class DirectoryHost(_HttpHost):
         return Hosted(url, url)  # the file is already where the server serves it
 
     async def url(self, location: str, path: Path, name: str) -> str:
-        """The location itself, once a ranged GET shows it serves this file's first bytes."""
+        """The file's URL under the base URL given to this run (it may differ from the journaled location, if the
+        user moved the server), once a ranged GET shows it serves this file's first bytes."""
+        location = f"{self.base_url}/{quote(name)}"
         try:
             answer = await self._http.get(location, headers={"Range": "bytes=0-3"})
         except httpx.HTTPError as error:
@@ -248,8 +250,11 @@ class MockHost(_HttpHost):
             raise HostingError(f"{self.base_url} is not a cintel mock with a media host (GET /__mock__/ answered "
                                f"HTTP {answer.status_code}): pass --upload s3://… or --media-base-url")  # fmt: skip
 
+    def _location(self, name: str) -> str:
+        return f"{self.base_url}/__mock__/media/{name.replace('/', '-')}"
+
     async def put(self, path: Path, name: str) -> Hosted:
-        location = f"{self.base_url}/__mock__/media/{name.replace('/', '-')}"
+        location = self._location(name)
         try:
             answer = await self._http.put(location, params={"ttl_s": self.ttl_s}, content=_chunks(path))
         except httpx.HTTPError as error:
@@ -267,7 +272,7 @@ class MockHost(_HttpHost):
         return Hosted(location, signed)
 
     async def url(self, location: str, path: Path, name: str) -> str:
-        known = self._signed.get(location)
+        known = self._signed.get(self._location(name))  # this run's mock (the journaled one may be gone)
         if known is not None and known[1] - time.monotonic() > min(600.0, self.ttl_s / 2):
             return known[0]
         hosted = await self.put(path, name)

@@ -251,4 +251,9 @@ class MediaPreparer:
 def _make_dir(path: Path, like: Path | None) -> None:
     """`path` with the mode of `like` (a served media directory stays readable by its server), else owner-only."""
     mode = like.stat().st_mode & 0o777 if like is not None and like.is_dir() else 0o700
-    path.mkdir(parents=True, exist_ok=True, mode=mode)
+    missing = []
+    while not path.exists():  # every directory made gets the mode (mkdir(parents=True) gives parents the umask's)
+        missing.append(path)
+        path = path.parent
+    for directory in reversed(missing):
+        directory.mkdir(mode=mode, exist_ok=True)

@@ -128,7 +128,9 @@ async def test_the_mock_host_keeps_its_signature_in_memory_and_a_new_run_uploads
     assert await host.url(hosted.location, merged, NAME) == hosted.url  # still fresh: no second upload
     assert host.uploads == 1
     resumed = MockHost(mock.base_url, ttl_s=3600)
-    url = await resumed.url(hosted.location, merged, NAME)
+    gone = f"http://127.0.0.1:9/__mock__/media/{NAME.replace('/', '-')}"  # journaled against an earlier mock
+    url = await resumed.url(gone, merged, NAME)
+    assert url.startswith(f"{mock.base_url}/__mock__/media/")
     assert resumed.uploads == 1  # the mock signs only what it is sent
     async with httpx.AsyncClient() as http:
         assert (await http.get(url)).content == FLAC
@@ -166,6 +168,8 @@ async def test_a_served_directory_is_used_once_a_ranged_get_shows_the_file(serve
     hosted = await host.put(path, NAME)
     assert hosted.location == hosted.url == f"{base}/{NAME}"
     assert await host.url(hosted.location, path, NAME) == hosted.location
+    moved = "https://old-server.example/calls/" + NAME  # journaled by an earlier run served elsewhere
+    assert await host.url(moved, path, NAME) == hosted.location  # this run's base URL is the one used
     wrong = DirectoryHost(base + "/elsewhere", root)
     with pytest.raises(HostingError, match=r"HTTP 404: is .* served at") as caught:
         await wrong.url((await wrong.put(path, NAME)).location, path, NAME)

@@ -366,3 +366,17 @@ def test_a_merge_in_its_thread_leaves_the_loop_free(tmp_path: Path) -> None:
     assert duration == pytest.approx(305.0, abs=0.01)
     assert ticks >= 20
     assert gap < 0.25, f"the loop stalled {gap:.3f} s while merging"
+
+
+@pytest.mark.parametrize(("served", "file_mode"), [(False, 0o600), (True, 0o644)])
+def test_merged_files_are_private_unless_their_directory_is_served(
+    tmp_path: Path, served: bool, file_mode: int
+) -> None:
+    if served:  # the user's served directory: what is written in it stays readable by the web server
+        (tmp_path / "media").mkdir(mode=0o755)
+        (tmp_path / "media").chmod(0o755)
+    batch = Batch(tmp_path, tracks_rows(tmp_path, 1))
+    assert batch.run().ok
+    (merged,) = (tmp_path / "media").rglob("*.flac")
+    assert merged.stat().st_mode & 0o777 == file_mode
+    assert merged.parent.stat().st_mode & 0o777 == (0o755 if served else 0o700)
