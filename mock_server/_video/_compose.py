@@ -24,7 +24,12 @@ if TYPE_CHECKING:
 
 __all__ = ["CODECS", "ComposedMedia", "SourceTrack", "compose"]
 
-CODECS = {"mp4": ("mp4", "aac", 64_000, {}), "webm": ("webm", "libopus", OPUS_BIT_RATE, OPUS_OPTIONS)}
+# libav's own AAC encoder with its fast coder (about 1.7x faster than the default "twoloop" on 48 kHz speech; the
+# mock's compositions are for checking timing and content, not for listening tests).
+CODECS = {
+    "mp4": ("mp4", "aac", 64_000, {"aac_coder": "fast"}),
+    "webm": ("webm", "libopus", OPUS_BIT_RATE, OPUS_OPTIONS),
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -78,3 +78,21 @@ async def test_media_shorter_than_the_stay_is_followed_by_silence(video_api: Vid
     assert len(samples) == 3 * RATE
     assert energy(samples, 0.2, 0.25) > 0.1
     assert energy(samples, 1.1, 3.0) < 1e-3
+
+
+async def test_hosted_media_that_is_not_audio_is_400_naming_the_participant(video_api: VideoApi) -> None:
+    dev = video_api.dev
+    await video_api.host("notes.txt", b"these are meeting notes, not audio")
+    await video_api.host("ok.wav", click_track(1.0, 16_000, 0.2))
+    body = {
+        "account_sid": dev.sid,
+        "participants": [
+            {"identity": "ok", "joined_s": 0.0, "left_s": 1.0, "media": "ok.wav"},
+            {"identity": "notes", "joined_s": 0.0, "left_s": 1.0, "media": "notes.txt"},
+        ],
+    }
+    r = await video_api.control("POST", "/__mock__/rooms", body)
+    assert (r.status, r.body["code"]) == (400, 20001)
+    assert r.body["message"].startswith("'participants[1].media' the media is not an audio file")
+    assert "notes.txt" in r.body["message"]
+    assert (await video_api.call("GET", "/v1/Rooms", dev)).body["rooms"] == []  # nothing half-made
