@@ -34,7 +34,8 @@ from harness._errors import CintelError
 from harness._hosting import Host, HostingError, merged_name
 from harness._journal import Journal
 from harness._manifest import ManifestItem
-from harness._merge_rows import Assignment, AssignmentError, MergeSpec, assign_room, assign_tracks
+from harness._merge_assign import Assignment, AssignmentError, assign_room, assign_tracks, chosen_identities
+from harness._merge_rows import MergeSpec
 from harness._redact import scrub_text, scrub_url
 
 T = TypeVar("T")
@@ -185,7 +186,8 @@ class MediaPreparer:
         work = self.work_dir / path.stem  # downloads for this item, removed after the merge
         try:
             if spec.room_sid is not None:
-                assignment = assign_room(spec, await self._room_tracks(spec.room_sid, work))
+                chosen = chosen_identities(spec)
+                assignment = assign_room(spec, await self._room_tracks(spec.room_sid, work, chosen))
             else:
                 files = [await self._track_file(t.source, t.is_url, work, t.index) for t in spec.tracks]
                 assignment = assign_tracks(spec, files)
@@ -206,14 +208,14 @@ class MediaPreparer:
         await self.options.run_blocking(shutil.rmtree, work, True)
         return channel
 
-    async def _room_tracks(self, room_sid: str, work: Path) -> list[Any]:
+    async def _room_tracks(self, room_sid: str, work: Path, chosen: list[str] | None) -> list[Any]:
         from harness.media import MergeError, RoomNotReady, download_room_tracks
 
         if self.options.video is None:
             raise PrepareFailed("room_sid rows need the Video API (no Video client configured)")
         try:
             async with self._downloads, self.options.video() as video:
-                return list(await download_room_tracks(video, room_sid, work))
+                return list(await download_room_tracks(video, room_sid, work, participants=chosen))
         except RoomNotReady as error:
             raise PrepareDeferred(str(error)) from None
         except MergeError as error:  # a room without audio, a track that cannot be read

@@ -13,7 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness._manifest import ManifestError, ManifestItem, Reject, read_manifest, scan_manifest
-from harness._merge_rows import AssignmentError, MergeSpec, assign_room, assign_tracks, parse_merge_participants
+from harness._merge_assign import AssignmentError, assign_room, assign_tracks, chosen_identities
+from harness._merge_rows import MergeSpec, parse_merge_participants
 
 ROOM = "RM" + "c" * 32
 SIGNED = "https://b.example/c.mp3?X-Amz-Signature=Zs3cr3tZ&X-Amz-Credential=AKIA"
@@ -345,3 +346,12 @@ def test_a_room_that_cannot_fill_two_channels_says_why(
     with pytest.raises(AssignmentError) as caught:
         assign_room(room_spec(mapping), room(*people))
     assert expected in str(caught.value)
+
+
+def test_a_room_mapping_of_both_channels_leaves_the_other_participants_out() -> None:
+    spec = room_spec([{"identity": "alice", "channel_participant": 2}, {"identity": "bob", "channel_participant": 1}])
+    assert chosen_identities(spec) == ["bob", "alice"]  # only theirs are downloaded
+    placed = assign_room(spec, room(("bob", 0.0), ("recorder-bot", 0.1), ("alice", 2.0)))
+    assert [s.identity for s in placed.channel1 + placed.channel2] == ["bob", "alice"]
+    assert chosen_identities(room_spec([{"identity": "bob", "channel_participant": 1}])) is None
+    assert chosen_identities(room_spec()) is None

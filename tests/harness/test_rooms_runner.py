@@ -347,7 +347,7 @@ def test_no_signed_url_reaches_the_journal_or_the_outputs(tmp_path: Path) -> Non
 def test_a_merge_in_its_thread_leaves_the_loop_free(tmp_path: Path) -> None:
     """A real merge (two 5-minute tracks, one at 48 kHz) in its daemon thread: the loop's 10 ms ticker keeps
     ticking."""
-    from harness._merge_rows import Assignment, Source
+    from harness._merge_assign import Assignment, Source
 
     agent, customer = tone(tmp_path / "a.wav", 300.0, rate=48_000), tone(tmp_path / "c.wav", 300.0)
     assignment = Assignment((Source(agent, 0.0),), (Source(customer, 5.0),), ())
