@@ -50,12 +50,7 @@ from urllib.parse import urlsplit
 from harness._columns import KNOWN, MEDIA_COLUMNS, misspelled_column
 from harness._errors import CintelError
 from harness._manifest_lines import Lines, Undecodable
-from harness._merge_rows import (
-    PARTICIPANT_FIELDS,
-    MergeSpec,
-    RowError,
-    merge_spec,
-)
+from harness._merge_rows import PARTICIPANT_FIELDS, MergeSpec, RowError, merge_spec
 from harness._redact import scrub_text, scrub_url
 
 CUSTOMER_KEY_MAX = 64
@@ -250,7 +245,7 @@ def scan_manifest(path: str | Path) -> ManifestScan:
                 rows += 1
                 merge_row = isinstance(parsed, dict) and ("tracks" in parsed or "room_sid" in parsed)
                 if merge_row or (isinstance(parsed, _Bad) and parsed.merge):
-                    _scan_merge_row(number, parsed, path.parent, merges, bad_merges)
+                    _scan_merge_row(number, parsed, path.parent.absolute(), merges, bad_merges)
                 if fmt == "jsonl" and isinstance(parsed, dict):
                     for name in parsed:
                         if name in KNOWN or name in unknown or name in misspelled:
@@ -295,7 +290,7 @@ def read_manifest(path: str | Path) -> Iterator[ManifestItem | Reject]:
     """Every row in order: a `ManifestItem` if it is good, a `Reject` saying why if not."""
     path = Path(path)
     fmt = _format(path)
-    base = path.parent  # where a track's relative path starts
+    base = path.parent.absolute()  # where a track's relative path starts
     with _open(path) as handle:
         seen: set[str] = set()
         try:

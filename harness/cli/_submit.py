@@ -191,9 +191,9 @@ async def _media(args: argparse.Namespace, credentials: Credentials, journal: Pa
         else:  # a mock: its own media host
             host = MockHost(credentials.base_url, ttl_s=ttl_s, token=os.environ.get(MOCK_CONTROL_TOKEN_ENV))
         try:
+            await host.check()
             if not args.media_base_url:  # our own directory: private (a served one keeps its mode)
                 media_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # noqa: ASYNC240 — once, before the run
-            await host.check()
         except BaseException:
             await host.aclose()
             raise
