@@ -12,6 +12,7 @@ join); ISO dates are whole seconds, so a client needing the exact offset reads t
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -34,6 +35,7 @@ __all__ = ["RoomOperations", "recording_duration"]
 ROOM_STATUSES = ("in-progress", "completed", "failed")
 RECORDING_STATUSES = ("processing", "completed", "deleted", "failed")
 PARTICIPANT_STATUSES = ("connected", "disconnected", "reconnecting")
+_ANY_SID = re.compile(r"[a-zA-Z]{2}[0-9a-fA-F]{32}")  # the spec's pattern for GroupingSid values
 
 
 def recording_duration(seconds: float) -> int:
@@ -247,7 +249,7 @@ class RoomOperations:
         media_type = choice(p, "MediaType", ("audio", "video", "data"))
         groups = set(p.getall("GroupingSid")) if grouping else set()
         for value in groups:
-            if not (len(value) == 34 and value[:2].isalpha() and all(c in "0123456789abcdefABCDEF" for c in value[2:])):
+            if _ANY_SID.fullmatch(value) is None:
                 raise invalid_parameter("GroupingSid", value, "must be a Room or Participant SID")
         after, before, dates = created_between(p)
         filters = [(n, v) for n, v in (("Status", status), ("SourceSid", source_sid)) if v]

@@ -95,6 +95,12 @@ async def test_recording_lists_filter_by_grouping_sid_source_status_and_date(vid
     assert await sids() == [bob["recording_sid"], alice["recording_sid"]]  # newest first
     assert await sids(GroupingSid=made["room_sid"]) == [bob["recording_sid"], alice["recording_sid"]]
     assert await sids(GroupingSid=alice["participant_sid"]) == [alice["recording_sid"]]
+    both = [("GroupingSid", made["room_sid"]), ("GroupingSid", bob["participant_sid"])]  # every one must match
+    r = await video_api.call("GET", "/v1/Recordings", dev, params=both)
+    assert [x["sid"] for x in r.body["recordings"]] == [bob["recording_sid"]]
+    r = await video_api.call("GET", "/v1/Recordings", dev, params={"GroupingSid": "room-1"})
+    assert (r.status, r.body["code"]) == (400, 20001)
+    assert "GroupingSid" in r.body["message"]
     assert await sids(SourceSid=bob["source_sid"]) == [bob["recording_sid"]]
     assert await sids(Status="deleted") == []
     assert await sids(MediaType="video") == []
