@@ -77,7 +77,8 @@ def test_text_without_credentials_is_unchanged(text: str) -> None:
 # --- property tests: URL shapes x encodings x positions --------------------------------------------------------------
 
 TOKEN = string.ascii_letters + string.digits
-secrets_ = st.text(TOKEN, min_size=8, max_size=24)
+# A secret that is part of the marker ("redacted") is "found" in every scrubbed text; it is not a leak.
+secrets_ = st.text(TOKEN, min_size=8, max_size=24).filter(lambda s: s.lower() not in REDACTED.lower())
 schemes = st.sampled_from(["http", "https", "s3", "gs", "ftp", "wss", "az", "x-custom+v1.2"]).flatmap(
     lambda s: st.tuples(*[st.sampled_from([c.lower(), c.upper()]) for c in s]).map("".join)
 )
