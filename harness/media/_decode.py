@@ -87,18 +87,18 @@ def _inspect_pyav(path: Path) -> SourceInfo:
             raise MergeError(f"{path}: no audio stream in this {container.format.name} file")
         stream = container.streams.audio[0]
         first = None
-        end = Fraction(0)
-        for packet in container.demux(stream):
-            if packet.pts is None or packet.time_base is None:
+        end_ticks = 0  # in the stream's time base: one Fraction at the end, not one per packet
+        for packet in _packets(container, stream, path):
+            if packet.pts is None:
                 continue  # the demuxer's closing empty packet
             if first is None:
                 first = next(iter(_safe_decode(packet)), None)
-            end = max(end, (packet.pts + (packet.duration or 0)) * packet.time_base)
-        if first is None:
+            end_ticks = max(end_ticks, packet.pts + (packet.duration or 0))
+        if first is None or stream.time_base is None:
             raise MergeError(f"{path}: no decodable audio in its {stream.codec_context.name} stream")
         start = max(Fraction(0), _frame_time(first) or Fraction(0))
         rate = int(first.sample_rate)
-        frames = round((end - start) * rate)
+        frames = round((end_ticks * stream.time_base - start) * rate)
         if frames <= 0:
             raise MergeError(f"{path}: no audio frames")
         return SourceInfo(rate, first.layout.nb_channels, frames, float(start), "pyav", stream.codec_context.name)
@@ -182,7 +182,7 @@ class _PyavReader:
         anchor = (self.info.start_s or 0.0) * rate
         jitter = max(1, round(JITTER_S * rate))
         position = 0  # samples handed out, from the anchor
-        for packet in self.container.demux(self.stream):
+        for packet in _packets(self.container, self.stream, self.path):
             for frame in _safe_decode(packet):
                 samples = _mono(frame)
                 if frame.sample_rate != rate:
@@ -203,6 +203,19 @@ class _PyavReader:
 
     def close(self) -> None:
         self.container.close()
+
+
+def _packets(container: Any, stream: Any, path: Path) -> Iterator[av.Packet[Any]]:
+    """The stream's packets; a file that cannot be read on (truncated, corrupt) is a MergeError naming it."""
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets, None)
+        except av.error.FFmpegError as error:
+            raise MergeError(f"{path}: cannot be read past this point ({error})") from None
+        if packet is None:
+            return
+        yield packet
 
 
 def _safe_decode(packet: av.Packet[Any]) -> list[av.AudioFrame]:

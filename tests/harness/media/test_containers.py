@@ -14,7 +14,7 @@ import soundfile as sf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.media import Track, container_start, ffmpeg_command, inspect, plan, verify, write
+from harness.media import MergeError, Track, container_start, ffmpeg_command, inspect, plan, verify, write
 from harness.media._decode import open_reader
 
 from .containers import encode
@@ -205,6 +205,25 @@ def test_the_printed_ffmpeg_command_makes_the_same_file(tmp_path: Path) -> None:
         for start in (0, 3 * RATE, 6 * RATE):  # each utterance's onset, from a point before it
             assert onset(theirs[start:, channel]) == onset(ours[start:, channel])
     assert np.sqrt(np.mean((theirs - ours) ** 2)) < 0.001  # ffmpeg's resampler differs only in the last bits
+
+
+def test_a_cut_or_damaged_container_is_merged_as_far_as_it_goes_or_refused_by_name(tmp_path: Path) -> None:
+    whole = encode(tmp_path / "whole.mka", utterance_track(10.0, 0.5), RATE, start_s=2.0).read_bytes()
+    (tmp_path / "cut.mka").write_bytes(whole[: len(whole) // 2])
+    damaged = bytearray(whole)
+    damaged[len(whole) // 3 : len(whole) // 3 + 2000] = bytes(range(250)) * 8
+    (tmp_path / "damaged.mka").write_bytes(bytes(damaged))
+    aac = encode(tmp_path / "x.mp4", utterance_track(10.0, 0.5), RATE).read_bytes()
+    (tmp_path / "cut.mp4").write_bytes(aac[:5000])  # the moov atom is at the end: nothing to read
+    other = track_wav(tmp_path / "o.wav", np.zeros(12 * RATE))
+
+    for name in ("cut.mka", "damaged.mka"):
+        result = write(plan([Track(tmp_path / name, 0.0)], [Track(other, 0.0)]), tmp_path / "out.flac")
+        data = merged(result.output)
+        assert verify(result).ok, name
+        assert abs(onset(data[:, 0]) - expected_onset("hello", 0.5)) <= TOLERANCE, name
+    with pytest.raises(MergeError, match=r"cut\.mp4: not an audio file soundfile or PyAV can decode"):
+        plan([Track(tmp_path / "cut.mp4", 0.0)], [Track(other, 0.0)])
 
 
 def track_wav(path: Path, samples: np.ndarray) -> Path:
