@@ -208,7 +208,7 @@ TYPOS = {
 METADATA = [
     "team", "queue", "agent", "agent_id", "region", "campaign", "language", "duration", "notes", "call_id", "call_sid",
     "customer", "customer_id", "customer_name", "media", "media_type", "media_id", "source", "start_time", "url",
-    "participants_count", "recording_url", "key", "sid", "tracks", "room_sid",
+    "participants_count", "recording_url", "key", "sid", "room", "room_name", "track_count",
 ]  # fmt: skip
 
 
