@@ -1,0 +1,3 @@
+from tests.harness.replay.support import mock
+
+__all__ = ["mock"]
