@@ -96,6 +96,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--items", type=_positive_int, default=300, help="synthetic manifest rows (default 300)")
     demo.add_argument("--out", type=Path, help="keep the results here (default: a temporary directory, removed)")
     _add_merge(commands)
+    from harness.cli._scenario import add_parser as add_scenario  # a light module: heavy imports wait for its run
+
+    add_scenario(commands)
     return parser
 
 
@@ -252,6 +255,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from harness.cli._merge import merge_command
 
         return merge_command(args)
+    if args.command == "scenario":
+        from harness.cli._scenario import scenario_command
+
+        return scenario_command(args)
     from harness.cli._demo import demo_command
 
     return demo_command(args)

@@ -1,0 +1,454 @@
+"""Reading scenario files: TOML → `Scenario`, every problem an error naming the file, the key path and the value.
+
+Two passes, both before anything is sent: the model's own checks (types, ranges, unknown keys — pydantic's errors
+rewritten as `file: expect.sentences[2].channel: 3 is not 1 or 2`), then the file as a whole: every name refers to
+something declared (a media, a room, a service, an item), speech fits inside its track and its participant's stay,
+files next to the scenario exist, a resumed batch is not given new items. Every problem is reported, not only the
+first, so one run of `cintel scenario validate` lists all that needs fixing.
+
+The `[mock]` table (and each `configure` step's patch over it) is the mock's own configuration: it is checked by a
+validator the caller passes (`cintel` passes the mock's `MockConfig.from_json`, so the two can never drift; this
+package does not import the mock). `schema_mock_validator()` checks it against the mock's JSON Schema instead, when
+that file and the `jsonschema` package are present (the tests use it).
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+import types
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from harness.scenarios._model import (
+    STEP_KINDS,
+    UTTERANCE_S,
+    ConfigureStep,
+    CreateStep,
+    Item,
+    MergeStep,
+    Room,
+    Scenario,
+    ServiceStep,
+    SubmitStep,
+    TrackRef,
+)
+
+__all__ = [
+    "MOCK_SCHEMA",
+    "STATS_COUNTERS",
+    "LoadedScenario",
+    "MockValidator",
+    "ScenarioError",
+    "find_scenarios",
+    "load_scenario",
+    "merge_patch",
+    "schema_mock_validator",
+]
+
+MockValidator = Callable[[Mapping[str, Any], str], object]  # (config, where) → raises ValueError naming the key
+MOCK_SCHEMA = Path(__file__).with_name("mock_config.schema.json")
+MIN_STAY_S = 0.02  # the mock's shortest recordable stay (one Opus frame)
+# Counters of the mock's per-account stats an expectation may bound (README: control plane).
+STATS_COUNTERS = frozenset(
+    {
+        "requests", "rejected_429", "peak_in_flight", "current_limit", "connections_dropped",
+        "transcripts_created", "transcripts_completed", "transcripts_failed", "transcripts_deleted",
+        "webhooks_sent", "webhooks_failed", "webhooks_dropped", "media_fetched", "media_failed", "alerts",
+        "recordings_stored", "rooms", "compositions_created", "compositions_completed", "compositions_failed",
+    }
+)  # fmt: skip
+
+
+class ScenarioError(ValueError):
+    """A scenario file that cannot run: every problem, each naming the file, the key path and the value."""
+
+    def __init__(self, path: Path, problems: list[str]) -> None:
+        self.path = path
+        self.problems = [f"{path}: {p}" for p in problems]
+        super().__init__("\n".join(self.problems))
+
+
+@dataclass(frozen=True)
+class LoadedScenario:
+    path: Path
+    scenario: Scenario
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+    @property
+    def directory(self) -> Path:
+        return self.path.parent
+
+
+def find_scenarios(paths: Iterable[Path]) -> list[Path]:
+    """The scenario files `paths` name: files as given, directories' `*.toml` in name order."""
+    found: list[Path] = []
+    for path in paths:
+        found.extend(sorted(path.glob("*.toml")) if path.is_dir() else [path])
+    return found
+
+
+def load_scenario(path: Path, *, validate_mock: MockValidator | None = None) -> LoadedScenario:
+    """The scenario in `path`, checked whole; `ScenarioError` listing every problem otherwise."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ScenarioError(path, ["no such scenario file"]) from None
+    except IsADirectoryError:
+        raise ScenarioError(path, ["a directory, not a scenario file"]) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ScenarioError(path, [f"cannot read: {error}"]) from None
+    except tomllib.TOMLDecodeError as error:
+        raise ScenarioError(path, [f"not valid TOML: {error}"]) from None
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as error:
+        raise ScenarioError(path, [describe_error(e) for e in error.errors()]) from None
+    problems = _Checker(path.parent, scenario, validate_mock).check()
+    if problems:
+        raise ScenarioError(path, problems)
+    return LoadedScenario(path, scenario)
+
+
+# --- pydantic's errors, as a reader of the file wants them -----------------------------------------------------------
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str) if not isinstance(value, float) else f"{value:g}"
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+def key_path(loc: Iterable[int | str]) -> str:
+    """`('expect', 'sentences', 2, 'channel')` → `expect.sentences[2].channel` (a step's union tag left out)."""
+    out = ""
+    previous: int | str | None = None
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in STEP_KINDS and isinstance(previous, int) and out.startswith("steps["):
+            pass  # pydantic puts the chosen `do` in the path: `steps[0].submit.items` reads as `steps[0].items`
+        elif part == "[key]":
+            out += " (the name)"
+        else:
+            out += f".{part}" if out else str(part)
+        previous = part
+    return out or "(the file)"
+
+
+_WHY: dict[str, Callable[[dict[str, Any]], str]] = {
+    "literal_error": lambda c: f"is not {c['expected']}",
+    "int_type": lambda c: "is not an integer",
+    "float_type": lambda c: "is not a number",
+    "string_type": lambda c: "is not a string",
+    "bool_type": lambda c: "is not true or false",
+    "list_type": lambda c: "is not a list",
+    "dict_type": lambda c: "is not a table",
+    "model_type": lambda c: "is not a table",
+    "model_attributes_type": lambda c: "is not a table",
+    "finite_number": lambda c: "is not a finite number",
+    "greater_than_equal": lambda c: f"is less than {c['ge']}",
+    "greater_than": lambda c: f"is not more than {c['gt']}",
+    "less_than_equal": lambda c: f"is more than {c['le']}",
+    "less_than": lambda c: f"is not less than {c['lt']}",
+    "string_too_short": lambda c: f"is shorter than {c['min_length']} characters",
+    "string_too_long": lambda c: f"is longer than {c['max_length']} characters",
+    "too_short": lambda c: f"has fewer than {c['min_length']} entries",
+    "too_long": lambda c: f"has more than {c['max_length']} entries",
+    "string_pattern_mismatch": lambda c: (
+        "is not a valid name (letters, digits, _ and -, from a letter or digit)"
+        if "A-Za-z0-9_-" in c["pattern"]
+        else "is not 1 to 60 printable ASCII characters"
+    ),
+}
+
+
+def describe_error(error: Mapping[str, Any]) -> str:
+    """One pydantic error as `key.path: value why`."""
+    loc = tuple(error["loc"])
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    if kind == "missing":
+        return f"{key_path(loc)}: required"
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1])
+        hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
+        return f"{key_path(loc)}: unknown key{hint}"
+    if kind == "union_tag_invalid":
+        return f"{key_path(loc)}.do: {_show(ctx.get('tag'))} is not one of {', '.join(STEP_KINDS)}"
+    if kind == "union_tag_not_found":
+        return f"{key_path(loc)}.do: required (one of {', '.join(STEP_KINDS)})"
+    if kind == "value_error":
+        why = str(error["msg"]).removeprefix("Value error, ")
+        if loc and isinstance(error.get("input"), Mapping):  # a table's rule over several keys
+            return f"{key_path(loc)}: {why}"
+        return f"{key_path(loc)}: {_show(error.get('input'))} {why}"
+    render = _WHY.get(kind)
+    why = render(ctx) if render is not None else str(error["msg"]).lower()
+    return f"{key_path(loc)}: {_show(error.get('input'))} {why}"
+
+
+def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
+    """The keys the table at `loc` accepts (for an unknown key's message), or [] if it cannot tell."""
+    current: Any = Scenario
+    for part in loc:
+        current = _unwrap(current, part)
+    return sorted(current.model_fields) if _is_model(current) else []
+
+
+def _is_model(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, BaseModel)
+
+
+def _strip(tp: Any) -> Any:
+    while typing.get_origin(tp) is typing.Annotated:
+        tp = typing.get_args(tp)[0]
+    return tp
+
+
+def _field_type(tp: Any, name: str) -> Any:
+    return tp.model_fields[name].annotation if _is_model(tp) and name in tp.model_fields else None
+
+
+def _unwrap(tp: Any, part: int | str) -> Any:
+    """The type one step down `loc` from `tp`: a model's field, a list's element, a dict's value, a step by tag."""
+    tp = _strip(tp)
+    if tp is None:
+        return None
+    if _is_model(tp):
+        return _strip(_field_type(tp, part)) if isinstance(part, str) else None
+    origin = typing.get_origin(tp)
+    args = [_strip(a) for a in typing.get_args(tp)]
+    if origin in (typing.Union, types.UnionType):
+        models = [a for a in args if _is_model(a)]
+        if isinstance(part, str) and part in STEP_KINDS:
+            return next((m for m in models if _tag(m) == part), None)
+        inner = next((a for a in args if a is not type(None)), None)
+        return _unwrap(inner, part) if inner is not None else None
+    if origin is list and isinstance(part, int):
+        return args[0]
+    if origin is dict and isinstance(part, str):
+        return args[1]
+    return None
+
+
+def _tag(model: type[BaseModel]) -> str | None:
+    field = model.model_fields.get("do")
+    choices = typing.get_args(field.annotation) if field is not None else ()
+    return str(choices[0]) if choices else None
+
+
+# --- the file as a whole ---------------------------------------------------------------------------------------------
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396, as the mock applies a config PATCH: objects merge key by key, `null` deletes (TOML has no null,
+    so in a scenario a patch only adds or replaces)."""
+    if not isinstance(patch, Mapping):
+        return patch
+    result = dict(target) if isinstance(target, Mapping) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+class _Checker:
+    """The cross-references and fits one field alone cannot check; collects every problem."""
+
+    def __init__(self, directory: Path, scenario: Scenario, validate_mock: MockValidator | None) -> None:
+        self.directory = directory
+        self.s = scenario
+        self.validate_mock = validate_mock
+        self.problems: list[str] = []
+        self.media_names = set(scenario.media)
+        self.keys: set[str] = set()
+
+    def fail(self, path: str, message: str) -> None:
+        self.problems.append(f"{path}: {message}")
+
+    def check(self) -> list[str]:
+        self._mock(self.s.mock, "mock")
+        for name, media in self.s.media.items():
+            self._media(name, media.file, media.seconds, media.channels, media.segments)
+        for name, room in self.s.rooms.items():
+            self._room(f"rooms.{name}", room)
+        self._steps()
+        self._expectations()
+        return self.problems
+
+    def _mock(self, config: Mapping[str, Any], where: str) -> None:
+        if self.validate_mock is None:
+            return
+        try:
+            self.validate_mock(config, where)
+        except ValueError as error:
+            message = str(error).strip()
+            self.problems.append(message if message.startswith(where) else f"{where}: {message}")
+
+    def _media(self, name: str, file: str | None, seconds: float | None, channels: int, segments: list[Any]) -> None:
+        path = f"media.{name}"
+        if file is not None and not (self.directory / file).is_file():
+            self.fail(f"{path}.file", f"{_show(file)} is no file (paths are relative to the scenario's folder)")
+        for i, segment in enumerate(segments):
+            end = segment.at_s + UTTERANCE_S[segment.utterance]
+            if seconds is not None and end > seconds:
+                self.fail(f"{path}.segments[{i}].at_s", f"{segment.at_s:g} puts '{segment.utterance}' "
+                          f"({UTTERANCE_S[segment.utterance]:.2f} s) past the track's end ({seconds:g} s)")  # fmt: skip
+            if segment.channel > channels:
+                self.fail(f"{path}.segments[{i}].channel", f"{segment.channel} is not a channel of a {channels}-"
+                          "channel track")  # fmt: skip
+
+    def _room(self, path: str, room: Room) -> None:
+        for i, p in enumerate(room.participants):
+            where = f"{path}.participants[{i}]"
+            if p.left_s < p.joined_s + MIN_STAY_S:
+                self.fail(f"{where}.left_s", f"{p.left_s:g} is not after joined_s ({p.joined_s:g})")
+            if (p.media is None) == (p.segments is None):
+                self.fail(where, "needs exactly one of 'media' (a declared media) or 'segments' (speech)")
+            if p.media is not None:
+                spec = self.s.media.get(p.media)
+                if spec is None:
+                    self.fail(f"{where}.media", f"{_show(p.media)} is not declared in [media]")
+                elif spec.file is None and spec.format == "mp3":
+                    self.fail(f"{where}.media", f"{_show(p.media)} is mp3: a room's media must be wav or flac")
+            for j, seg in enumerate(p.segments or []):
+                length = UTTERANCE_S[seg.utterance] if seg.utterance is not None else seg.duration_s or 0.0
+                if not p.joined_s <= seg.at_s < p.left_s or seg.at_s + length > p.left_s + 1e-9:
+                    self.fail(f"{where}.segments[{j}].at_s", f"{seg.at_s:g} puts {length:.2f} s of speech outside "
+                              f"the stay ({p.joined_s:g} to {p.left_s:g} s)")  # fmt: skip
+        identities = [p.identity for p in room.participants]
+        if len(set(identities)) != len(identities):
+            self.fail(f"{path}.participants", "two participants share an identity")
+
+    def _steps(self) -> None:
+        services = [s.name for s in self.s.steps if isinstance(s, ServiceStep)]
+        if len(set(services)) != len(services):
+            self.fail("steps", "two service steps share a name")
+        batches: set[str] = set()
+        declared: set[str] = set()
+        for i, step in enumerate(self.s.steps):
+            path = f"steps[{i}]"
+            if isinstance(step, ServiceStep):
+                declared.add(step.name)
+            if isinstance(step, SubmitStep | CreateStep):
+                self._service(path, step.service, services, declared)
+            if isinstance(step, SubmitStep):
+                self._submit(path, step, batches)
+            elif isinstance(step, MergeStep):
+                self._merge(path, step)
+            elif isinstance(step, ConfigureStep):
+                self._mock(merge_patch(self.s.mock, step.mock), f"{path}.mock")
+            elif isinstance(step, CreateStep):
+                self._names(path, media=step.media, recording=step.recording)
+
+    def _service(self, path: str, name: str | None, services: list[str], declared: set[str]) -> None:
+        if name is not None and name not in declared:
+            where = "declared by an earlier service step" if name in services else "declared by a service step"
+            self.fail(f"{path}.service", f"{_show(name)} is not {where}")
+        elif name is None and len(services) > 1:
+            self.fail(f"{path}.service", f"required: there are {len(services)} services ({', '.join(services)})")
+
+    def _submit(self, path: str, step: SubmitStep, batches: set[str]) -> None:
+        resume = step.batch in batches
+        batches.add(step.batch)
+        if resume and (step.items is not None or step.manifest is not None):
+            self.fail(path, f"resumes batch {_show(step.batch)}, which runs the same manifest: give no items")
+        if not resume and (step.items is None) == (step.manifest is None):
+            self.fail(path, "needs exactly one of 'items' or 'manifest' (or the 'batch' of an earlier submit)")
+        if step.manifest is not None and not (self.directory / step.manifest).is_file():
+            self.fail(f"{path}.manifest", f"{_show(step.manifest)} is no file (relative to the scenario's folder)")
+        for j, item in enumerate(step.items or []):
+            self._item(f"{path}.items[{j}]", item)
+
+    def _item(self, path: str, item: Item) -> None:
+        for key in item.customer_keys():
+            if key in self.keys:
+                self.fail(f"{path}.key", f"{_show(key)} is used twice (a key names one item in the scenario)")
+            self.keys.add(key)
+        self._names(path, media=item.media, recording=item.recording, room=item.room)
+        for k, track in enumerate(item.tracks or []):
+            self._track(f"{path}.tracks[{k}]", track)
+        if item.tracks is not None:
+            channels = [t.channel for t in item.tracks]
+            if any(c is None for c in channels) and any(c is not None for c in channels):
+                self.fail(f"{path}.tracks", "give 'channel' on every track or on none")
+
+    def _track(self, path: str, track: TrackRef) -> None:
+        self._names(path, media=track.media)
+
+    def _names(self, path: str, *, media: str | None = None, recording: str | None = None,
+               room: str | None = None) -> None:  # fmt: skip
+        for key, name in (("media", media), ("recording", recording)):
+            if name is not None and name not in self.media_names:
+                self.fail(f"{path}.{key}", f"{_show(name)} is not declared in [media] (or made by an earlier merge)")
+        if room is not None and room not in self.s.rooms:
+            self.fail(f"{path}.room", f"{_show(room)} is not declared in [rooms]")
+
+    def _merge(self, path: str, step: MergeStep) -> None:
+        if step.room is not None and step.room not in self.s.rooms:
+            self.fail(f"{path}.room", f"{_show(step.room)} is not declared in [rooms]")
+        for k, track in enumerate(step.tracks or []):
+            self._track(f"{path}.tracks[{k}]", track)
+        if step.output in self.media_names:
+            self.fail(f"{path}.output", f"{_show(step.output)} is already a media name")
+        self.media_names.add(step.output)
+
+    def _expectations(self) -> None:
+        e = self.s.expect
+        # Keys of a manifest file are its own: only a scenario whose batches are all `items` knows every key.
+        from_files = any(isinstance(s, SubmitStep) and s.manifest is not None for s in self.s.steps)
+        known = None if from_files else self.keys
+
+        def item(path: str, key: str) -> None:
+            if known is not None and key not in known and key != "*":
+                self.fail(path, f"{_show(key)} is no item of this scenario")
+
+        for key in e.statuses:
+            item(f"expect.statuses.{key}", key)
+        for key in e.errors:
+            item(f"expect.errors.{key}", key)
+        for key in e.metadata:
+            item(f"expect.metadata.{key}", key)
+        for i, sentence in enumerate(e.sentences):
+            item(f"expect.sentences[{i}].item", sentence.item)
+        for i, participant in enumerate(e.participants):
+            item(f"expect.participants[{i}].item", participant.item)
+        for i, alert in enumerate(e.alerts):
+            if alert.item is not None:
+                item(f"expect.alerts[{i}].item", alert.item)
+        for name in e.stats:
+            if name not in STATS_COUNTERS:
+                counters = ", ".join(sorted(STATS_COUNTERS))
+                self.fail(f"expect.stats.{name}", f"is not a counter of the mock's stats ({counters})")
+
+
+def schema_mock_validator(schema_path: Path = MOCK_SCHEMA) -> MockValidator | None:
+    """A validator from the mock's JSON Schema (`mock_config.schema.json`), or None when the file or the
+    `jsonschema` package is not there."""
+    try:
+        import jsonschema
+    except ImportError:
+        return None
+    if not schema_path.is_file():
+        return None
+    schema = json.loads(schema_path.read_text(encoding="utf-8"))
+    checker = jsonschema.Draft202012Validator(schema)
+
+    def validate(config: Mapping[str, Any], where: str) -> None:
+        errors = sorted(checker.iter_errors(dict(config)), key=lambda e: list(map(str, e.absolute_path)))
+        if errors:
+            first = errors[0]
+            path = key_path([where, *first.absolute_path])
+            raise ValueError(f"{path}: {_show(first.instance)} {first.message}")
+
+    return validate
