@@ -26,9 +26,11 @@ import asyncio
 import errno
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from http import HTTPStatus
 from ipaddress import ip_address
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -39,7 +41,7 @@ from harness._redact import scrub_url
 from harness._signature import signs_body, validate
 from harness._webhook_parse import Refused, callback_fields, form_params, last_values, parse_body, parse_form
 
-__all__ = ["MAX_BODY", "OnTranscript", "WebhookReceiver", "WebhookReceiverError"]
+__all__ = ["MAX_BODY", "CallbackTap", "OnTranscript", "WebhookReceiver", "WebhookReceiverError", "callback_tap"]
 
 log = logging.getLogger("harness.webhooks")
 _http_log = logging.getLogger("harness.webhooks.http")  # aiohttp's own messages about the receiver's connections
@@ -47,6 +49,19 @@ OnTranscript = Callable[[str, str | None], None]
 MAX_BODY = 64 * 1024  # Twilio's callbacks are a few hundred bytes
 PATH = "/callbacks"
 SIGNATURE_HEADER = "X-Twilio-Signature"
+
+
+class CallbackTap(Protocol):
+    """Sees the receiver start and every callback it accepted (harness.replay records and replays them)."""
+
+    def receiver_started(self, receiver: WebhookReceiver, auth_token: str) -> None: ...
+
+    def callback_accepted(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> None: ...
+
+
+# Set by `cintel … --record/--replay` around a command; a receiver made meanwhile reports to it. Unset, it costs one
+# `is None` test per accepted callback.
+callback_tap: ContextVar[CallbackTap | None] = ContextVar("callback_tap", default=None)
 
 
 class WebhookReceiverError(CintelError):
@@ -84,6 +99,7 @@ class WebhookReceiver:
         self.rejected = 0
         self.base_url = ""
         self._runner: web.ServerRunner | None = None
+        self._tap = callback_tap.get()
 
     def __repr__(self) -> str:
         return f"WebhookReceiver(base_url={self.base_url!r}, public_url={self.public_url!r})"
@@ -121,6 +137,8 @@ class WebhookReceiver:
         shown = f"[{host}]" if _is_ipv6(host) else host
         self.base_url = f"http://{shown}:{site.port}"
         log.info("webhook receiver listening on %s (callbacks at %s)", self.base_url, scrub_url(self.callback_url))
+        if self._tap is not None:
+            self._tap.receiver_started(self, self._token)
 
     async def close(self) -> None:
         """Stop listening and close every connection; requests still sending their body are dropped, not awaited."""
@@ -134,7 +152,7 @@ class WebhookReceiver:
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         try:
-            transcript_sid, customer_key = await self._callback(request)
+            transcript_sid, customer_key, body = await self._callback(request)
         except Refused as refusal:
             if refusal.status == HTTPStatus.NOT_FOUND:  # not a callback at all (a scanner, a typo): not counted
                 log.debug("answered 404 to a request from %s for another path", request.remote)
@@ -149,10 +167,12 @@ class WebhookReceiver:
                 response.force_close()
             return response
         self.accepted += 1
+        if self._tap is not None:
+            self._tap.callback_accepted(request.method, request.raw_path, request.headers, body)
         self._on_transcript(transcript_sid, customer_key)
         return web.Response(status=HTTPStatus.NO_CONTENT)
 
-    async def _callback(self, request: web.BaseRequest) -> tuple[str, str | None]:
+    async def _callback(self, request: web.BaseRequest) -> tuple[str, str | None, bytes]:
         target = request.raw_path  # the request target exactly as sent: what Twilio signed after the base URL
         if not target.startswith("/") or not target.isascii() or not target.isprintable():
             raise Refused(400, "the request target must be an ASCII path")
@@ -170,17 +190,17 @@ class WebhookReceiver:
         if request.method == "GET":  # the URL carries everything, and the signature covers it all
             if not validate(url, signature, self._token, form=None, body=b""):
                 raise Refused(403, "invalid X-Twilio-Signature")
-            return callback_fields(last_values(parse_form(query.encode())))
+            return (*callback_fields(last_values(parse_form(query.encode()))), b"")
         body = await self._read_body(request)
         content_type = request.headers.get("Content-Type")
         if signs_body(url):  # JSON variant: check the raw bytes before parsing anything
             if not validate(url, signature, self._token, form=None, body=body):
                 raise Refused(403, "invalid X-Twilio-Signature or body hash")
-            return callback_fields(parse_body(content_type, body))
+            return (*callback_fields(parse_body(content_type, body)), body)
         params = form_params(content_type, body)  # form variant: the signature covers the parsed parameters
         if not validate(url, signature, self._token, form=params, body=body):
             raise Refused(403, "invalid X-Twilio-Signature")
-        return callback_fields(last_values(params))
+        return (*callback_fields(last_values(params)), body)
 
     async def _read_body(self, request: web.BaseRequest) -> bytes:
         if request.content_length is not None and request.content_length > self.max_body:
