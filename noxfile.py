@@ -1,10 +1,10 @@
-"""Sessions: `nox` runs lint, typecheck and tests; `nox -s bench` runs the benchmarks (not a default)."""
+"""Sessions: `nox` runs lint, typecheck, tests and scenarios; `nox -s bench` runs the benchmarks (not a default)."""
 
 from __future__ import annotations
 
 import nox
 
-nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.sessions = ["lint", "typecheck", "tests", "scenarios"]
 nox.options.default_venv_backend = "venv"
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
@@ -31,6 +31,13 @@ def typecheck(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     session.install("-e", ".", *_group("tests"))
     session.run("pytest", *session.posargs)
+
+
+@nox.session
+def scenarios(session: nox.Session) -> None:
+    """Every scenario file (scenarios/*.toml) as a test, through the package's pytest plugin, two at a time."""
+    session.install("-e", ".", *_group("tests"), "pytest-xdist")
+    session.run("pytest", "scenarios/", "-n", "2", *session.posargs)
 
 
 @nox.session

@@ -105,6 +105,7 @@ class RunContext:
         self.started = 0.0  # the event loop's clock when the steps began
         self.control = httpx.AsyncClient(base_url=api.control_url, timeout=60.0) if api.control_url else None
         self._recordings: dict[str, str] = {}
+        self._urls: dict[tuple[str, str, int | None], str | Skip] = {}  # (media, host, ttl_s) → URL, made once
         self._public: tuple[Any, str] | None = None  # (aiohttp runner, base URL) of the loopback file server
         self._prefix = secrets.token_hex(4)  # hosted names never meet another run's on the same mock
 
@@ -140,6 +141,7 @@ class RunContext:
             path = media_dir / f"{name}{SUFFIXES[spec.format]}"
             path.write_bytes(data)
             self.files[name] = path
+        await self._host_early()
         for name in self.scenario.rooms:
             if not self.api.on_mock:
                 self.room_skips[name] = f"room {name!r} is recorded by the mock's Video: {MOCK_ONLY}"
@@ -166,8 +168,36 @@ class RunContext:
 
     # --- hosting --------------------------------------------------------------------------------------------------
 
+    async def _host_early(self) -> None:
+        """Host every declared media the steps name before the first step, so a signed URL's lifetime counts from
+        the scenario's start (a `wait` step then lets a short one expire before the create)."""
+        from harness.scenarios._model import CreateStep, SubmitStep
+
+        for step in self.scenario.steps:
+            if isinstance(step, SubmitStep):
+                wanted = [(i.media, i.host, i.ttl_s) for i in step.items or [] if i.media is not None]
+            elif isinstance(step, CreateStep) and step.media is not None:
+                wanted = [(step.media, "signed", None)]
+            else:
+                continue
+            for name, host, ttl_s in wanted:
+                if name in self.files and (name, host, ttl_s) not in self._urls:
+                    try:
+                        self._urls[name, host, ttl_s] = await self._make_url(name, host, ttl_s)
+                    except Skip as skip:
+                        self._urls[name, host, ttl_s] = skip
+
     async def media_url(self, name: str, host: str = "signed", ttl_s: int | None = None) -> str:
-        """A URL Intelligence can fetch the media `name` at (`Skip` when this target cannot host it)."""
+        """A URL Intelligence can fetch the media `name` at (`Skip` when this target cannot host it); media made
+        by a merge step is hosted when first asked for."""
+        url = self._urls.get((name, host, ttl_s))
+        if url is None:
+            url = self._urls[name, host, ttl_s] = await self._make_url(name, host, ttl_s)
+        if isinstance(url, Skip):
+            raise url
+        return url
+
+    async def _make_url(self, name: str, host: str, ttl_s: int | None) -> str:
         if self.api.on_mock:
             if host == "public":
                 return await self._public_url(name)

@@ -59,6 +59,12 @@ class Batch:
     seconds: float = 0.0  # time spent in `cintel submit` for this batch
 
 
+def _crashed(stderr: str) -> bool:
+    """A traceback: the command ended on an unexpected error, whatever its exit code says (1 is also "items
+    failed", which a scenario may expect)."""
+    return "Traceback (most recent call last)" in stderr
+
+
 def _tail(text: str) -> str:
     return "\n".join(scrub_text(text).rstrip().splitlines()[-TAIL_LINES:])
 
@@ -165,6 +171,8 @@ class StepRunner:
         code, out, err, seconds = await self._cintel(args)
         expected = f"exit {step.expect_exit}"
         problems = [] if code == step.expect_exit else [f"exit {code}"]
+        if _crashed(err):
+            problems.append("it crashed (a traceback: a bug in cintel)")
         if step.expect_error is not None:
             expected += f", saying {step.expect_error!r}"
             if step.expect_error.lower() not in err.lower():
@@ -201,8 +209,9 @@ class StepRunner:
             )
         else:
             exit_code = step.expect_exit if step.expect_exit is not None else 0
-            expected, ok = f"exit {exit_code}", code == exit_code
-            detail = f"exit {code} in {seconds:.1f} s"
+            expected, ok = f"exit {exit_code}", code == exit_code and not _crashed(err)
+            detail = f"exit {code} in {seconds:.1f} s" + (" — it crashed (a traceback: a bug in cintel)" if
+                                                          _crashed(err) else "")  # fmt: skip
         return StepRecord(index, label, "pass" if ok else "fail", detail + note, expected,
                           "" if ok else _tail(err + out))  # fmt: skip
 
