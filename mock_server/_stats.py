@@ -53,7 +53,7 @@ _SUMMED = (
     "media_failed",
     "alerts",
     "recordings_stored",
-    # Video (`_video/`): not yet in README's stats row, so not yet in STATS_KEYS.
+    # Video (`_video/`)
     "rooms",
     "compositions_created",
     "compositions_completed",
@@ -85,6 +85,14 @@ STATS_KEYS = (
     "media_failed",
     "alerts",
     "recordings_stored",
+    "rooms",
+    "compositions_created",
+    "compositions_completed",
+    "compositions_failed",
+    "compositions_deleted",
+    "composition_callbacks_sent",
+    "composition_callbacks_failed",
+    "composition_callbacks_dropped",
 )
 
 
