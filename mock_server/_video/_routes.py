@@ -20,8 +20,8 @@ method  path                                            operationId             
     DELETE /v1/Compositions/{Sid}                       DeleteComposition           compositions/delete
     GET    /v1/Compositions/{Sid}/Media                 (not in the spec)           compositions/read
 
-Every route is in the `video` family (limits and latency: the account's defaults; `_config.FAMILIES` has no Video
-family yet). The permission strings follow Twilio's `/twilio/<product>/<resource>/<action>` pattern but are the
+Every route is in the `video` family (`rate_limits.video`, `latency_ms.routes.video`; else the account's defaults).
+The permission strings follow Twilio's `/twilio/<product>/<resource>/<action>` pattern but are the
 mock's guess: Twilio's Video list is in a PDF this project has not read.
 
 `…/Media` answers as twilio-wire.md §6 says: 302 with `Location` *and* the JSON body `{"redirect_to": url}`, the URL

@@ -1,7 +1,10 @@
-"""MockConfig: defaults, JSON round-trip, validation errors that name the key, merge patches, TOML files."""
+"""MockConfig: defaults, JSON round-trip, validation errors that name the key (and the likely one), merge patches, TOML
+files, frozen slotted sections, and the `video` route family."""
 
 from __future__ import annotations
 
+import dataclasses
+import random
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +16,20 @@ from mock_server._config import (
     FAMILIES,
     CapacityStep,
     ConfigError,
+    FaultsConfig,
     LatencySpec,
+    LifecycleConfig,
+    MediaConfig,
     MockConfig,
     RateLimit,
+    WebhookFaultsConfig,
     load_config_file,
     merge_patch,
 )
+from mock_server._faults import FaultInjector
+from mock_server._routes import ROUTES
+from mock_server._video import video_routes
+from tests.mock_server.support import Api
 
 
 def test_defaults_are_all_limits_off_and_no_faults() -> None:
@@ -287,3 +298,67 @@ def test_missing_or_unreadable_toml_names_the_file(tmp_path: Path) -> None:
     binary.write_bytes(b"\xff\xfe\x00")
     with pytest.raises(ConfigError, match=r"binary\.toml"):
         load_config_file(binary)
+
+
+@pytest.mark.parametrize(
+    ("data", "hint"),
+    [
+        ({"lifecycle": {"modee": "immediate"}}, "(did you mean 'lifecycle.mode'?)"),
+        ({"rate_limits": {"sentence": {"per_second": 1}}}, "(did you mean 'rate_limits.sentences'?)"),
+        ({"capacity_schedule": [{"at_s": 1, "limit": 2}]}, "(known: at_s, concurrency_limit)"),
+        ({"media": {"zzz": 1}}, "(known: fetch, timeout_s, max_bytes, max_redirects)"),
+    ],
+)
+def test_an_unknown_key_suggests_the_likely_one_or_lists_the_known_ones(data: dict[str, Any], hint: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        MockConfig.from_json(data)
+    assert str(info.value).endswith(hint)
+
+
+def test_the_first_problem_is_named_and_the_others_counted() -> None:
+    with pytest.raises(ConfigError) as info:
+        MockConfig.from_json({"lifecycle": {"polls": 0, "seconds": -1}, "retry_aftr": True})
+    # The shallowest first: a misspelt top-level key explains more than a value inside a section.
+    assert str(info.value) == ("config: unknown key 'retry_aftr' (did you mean 'retry_after'?) (and 2 more problems)")
+
+
+def test_sections_are_frozen_and_built_positionally_as_before() -> None:
+    config = MockConfig()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.concurrency_limit = 3  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.lifecycle.seconds = 1.0  # type: ignore[misc]
+    assert RateLimit(2.5) == RateLimit(2.5, 2)  # burst defaults to per_second, rounded down
+    assert LatencySpec("uniform", low_ms=5, high_ms=40).is_zero is False
+    assert LifecycleConfig("immediate").mode == "immediate"
+    assert MediaConfig(fetch=False).max_bytes == 512 * 1024 * 1024
+    assert WebhookFaultsConfig(max_attempts=3).retry_base_ms == 200.0
+    assert FaultsConfig(error_5xx=0.5).any
+    # The runtime objects are slotted dataclasses: nothing between a request and its config value but a slot read.
+    assert not hasattr(config, "__dict__")
+    assert not hasattr(config.latency_ms, "__dict__")
+
+
+def test_a_latency_keeps_only_its_distributions_parameters() -> None:
+    spec = MockConfig.from_json({"latency_ms": {"distribution": "uniform", "ms": 7, "low_ms": 1, "high_ms": 2}})
+    assert spec.latency_ms.default == LatencySpec("uniform", low_ms=1, high_ms=2)
+    assert spec.to_json()["latency_ms"] == {"distribution": "uniform", "low_ms": 1.0, "high_ms": 2.0}
+
+
+def test_every_route_family_can_be_configured(api: Api) -> None:
+    routes = (*ROUTES, *video_routes(api.state.video))
+    assert {route.family for route in routes} == set(FAMILIES)
+
+
+async def test_video_routes_are_limited_and_delayed_as_family_video(api: Api) -> None:
+    r = await api.control("PATCH", "/__mock__/config", {"rate_limits": {"video": {"per_second": 0.001, "burst": 1}}})
+    assert r.status == 200, r.body
+    assert (await api.call("GET", "/v1/Rooms", api.dev)).status == 200
+    refused = await api.call("GET", "/v1/Rooms", api.dev)
+    assert refused.status == 429
+    assert "video=0.001/s,burst=1" in refused.headers["X-Rate-Limit-Config"]
+    assert (await api.call("GET", "/v2/Services", api.dev)).status == 200  # another family's bucket
+    config = MockConfig.from_json({"latency_ms": {"routes": {"video": 50}}})
+    injector = FaultInjector(random.Random(0))
+    assert injector.decide(config, "video", "GET").latency_s == 0.05
+    assert injector.decide(config, "services", "GET").latency_s == 0.0
