@@ -58,6 +58,8 @@ class CallbackTap(Protocol):
 
     def callback_accepted(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> None: ...
 
+    async def receiver_closing(self, receiver: WebhookReceiver) -> None: ...
+
 
 # Set by `cintel … --record/--replay` around a command; a receiver made meanwhile reports to it. Unset, it costs one
 # `is None` test per accepted callback.
@@ -144,6 +146,8 @@ class WebhookReceiver:
         """Stop listening and close every connection; requests still sending their body are dropped, not awaited."""
         if self._runner is None:
             return
+        if self._tap is not None:  # a replay delivers the callbacks already due before the receiver goes
+            await self._tap.receiver_closing(self)
         runner, self._runner = self._runner, None
         if runner.server is not None:  # a request still arriving (or a refused body still being drained) is dropped
             for connection in runner.server.connections:  # answers already written are flushed before the close

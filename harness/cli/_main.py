@@ -99,6 +99,9 @@ def _parser() -> argparse.ArgumentParser:
     from harness.cli._scenario import add_parser as add_scenario  # a light module: heavy imports wait for its run
 
     add_scenario(commands)
+    from harness.cli._conformance import add_parser as add_conformance  # light too
+
+    add_conformance(commands)
     return parser
 
 
@@ -134,6 +137,9 @@ def _add_merge(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--via", choices=("recordings", "compositions"), default="recordings",
         help="with --room: the track recordings (default), or one Trim=false audio composition per participant",
     )  # fmt: skip
+    from harness.cli._recording import add_options as add_record_replay  # a light module
+
+    add_record_replay(merge)
 
 
 def _add_submit(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -196,6 +202,9 @@ def _add_submit(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     media.add_argument("--media-ttl", type=_seconds, default=21600.0,
                        help="a signed URL's lifetime from its create (default 21600 = 6 h; max 7 days)")  # fmt: skip
     media.add_argument("--merge-workers", type=_positive_int, default=2, help="merges at once (default 2)")
+    from harness.cli._recording import add_options as add_record_replay  # a light module
+
+    add_record_replay(submit)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -244,21 +253,27 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     setup_logging(getattr(args, "log_format", "text"))
     if args.command == "submit":
+        from harness.cli._recording import run_tapped
         from harness.cli._submit import submit_command
 
-        return submit_command(args)
+        return run_tapped(args, submit_command)
     if args.command in ("status", "results"):
         from harness.cli._reports import results_command, status_command
 
         return status_command(args) if args.command == "status" else results_command(args)
     if args.command == "merge":
         from harness.cli._merge import merge_command
+        from harness.cli._recording import run_tapped
 
-        return merge_command(args)
+        return run_tapped(args, merge_command)
     if args.command == "scenario":
         from harness.cli._scenario import scenario_command
 
         return scenario_command(args)
+    if args.command == "conformance":
+        from harness.cli._conformance import conformance_command
+
+        return conformance_command(args)
     from harness.cli._demo import demo_command
 
     return demo_command(args)

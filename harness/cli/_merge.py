@@ -19,6 +19,7 @@ from pathlib import Path
 from harness._errors import AccountBlocked, Forbidden, Unauthorized
 from harness._redact import scrub_text
 from harness.cli._exit import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from harness.cli._recording import video_client
 from harness.media import (
     MergeError,
     MergePlan,
@@ -26,7 +27,6 @@ from harness.media import (
     RoomNotReady,
     RoomTrack,
     Track,
-    VideoClient,
     download_room_tracks,
     ffmpeg_command,
     participants_with_audio,
@@ -112,7 +112,7 @@ def _room_command(args: argparse.Namespace) -> int:
 
 async def _download(args: argparse.Namespace, folder: Path) -> tuple[list[RoomTrack], dict[int, list[RoomTrack]]]:
     """The chosen participants' tracks, and which channel each participant's tracks go on."""
-    async with VideoClient(base_url=args.base_url) as video:
+    async with video_client(args, base_url=args.base_url) as video:
         people = await participants_with_audio(video, args.room)
         channel1, channel2 = _assign(args.room, people, _names(args.channel1), _names(args.channel2))
         chosen = {p.sid for p in channel1 + channel2}

@@ -30,6 +30,7 @@ from harness._runner_checks import startup
 from harness._service_hook import pending_restore, repoint, restore
 from harness._webhooks import WebhookReceiver
 from harness.cli._exit import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from harness.cli._recording import Transports, api_client, transport_factory
 
 SERVICE_SID = re.compile(r"^GA[0-9a-fA-F]{32}$")
 RESTORE_TIMEOUT_S = 20.0
@@ -117,13 +118,13 @@ def _check_embedded_mock(args: argparse.Namespace) -> None:
 
 async def _submit(args: argparse.Namespace, view: ProgressView, scan: ManifestScan) -> int:
     if not args.mock:
-        return await _submit_to(IntelligenceClient(base_url=args.base_url), args.service, args, view, scan)
+        return await _submit_to(api_client(args, base_url=args.base_url), args.service, args, view, scan)
     from mock_server import MockConfig, load_config_file, serve
 
     config = load_config_file(args.mock_config) if args.mock_config else MockConfig()
     async with serve(config, port=0) as mock:
         view.message(f"embedded mock: {mock.base_url} (dev account {mock.account_sid}, service {mock.service_sid})")
-        client = IntelligenceClient(mock.account_sid, mock.auth_token, base_url=mock.base_url)
+        client = api_client(args, mock.account_sid, mock.auth_token, base_url=mock.base_url)
         return await _submit_to(client, args.service or mock.service_sid, args, view, scan, embedded=True)
 
 
@@ -176,12 +177,13 @@ async def _media(args: argparse.Namespace, credentials: Credentials, journal: Pa
     is_twilio = credentials.base_url == TWILIO_BASE_URL
     ttl_s = int(args.media_ttl)
     media_dir: Path = args.media_dir or args.manifest.with_name(args.manifest.name + ".media")
+    transport = transport_factory(args)  # None unless --record/--replay
     host: Host
     try:
         if args.upload:
             host = S3Host(*parse_s3_url(args.upload), ttl_s=ttl_s)
         elif args.media_base_url:
-            host = DirectoryHost(args.media_base_url, media_dir)
+            host = DirectoryHost(args.media_base_url, media_dir, transport=transport())
         elif is_twilio:
             raise UsageError(
                 "tracks and room_sid rows are merged into a file Twilio must fetch: host it with --upload "
@@ -189,7 +191,8 @@ async def _media(args: argparse.Namespace, credentials: Credentials, journal: Pa
                 "--media-base-url URL"
             )
         else:  # a mock: its own media host
-            host = MockHost(credentials.base_url, ttl_s=ttl_s, token=os.environ.get(MOCK_CONTROL_TOKEN_ENV))
+            host = MockHost(credentials.base_url, ttl_s=ttl_s, token=os.environ.get(MOCK_CONTROL_TOKEN_ENV),
+                            transport=transport())  # fmt: skip
         try:
             await host.check()
             if not args.media_base_url:  # our own directory: private (a served one keeps its mode)
@@ -202,10 +205,10 @@ async def _media(args: argparse.Namespace, credentials: Credentials, journal: Pa
             raise ApiUnreachable(f"the host for merged audio: {error}", unreachable_s=0.0) from None
         raise UsageError(str(error)) from None
     return MediaOptions(host, media_dir, work_dir=Path(f"{journal}.tracks"), merge_workers=args.merge_workers,
-                        video=_video(credentials))  # fmt: skip
+                        video=_video(credentials, transport), transport=transport())  # fmt: skip
 
 
-def _video(credentials: Credentials) -> Callable[[], Any]:
+def _video(credentials: Credentials, transport: Transports) -> Callable[[], Any]:
     """Opens a Video client with the run's credentials: Twilio's Video API (or CINTEL_VIDEO_BASE_URL), or the mock's
     own Video when the Intelligence API is a mock."""
     is_twilio = credentials.base_url == TWILIO_BASE_URL
@@ -215,9 +218,9 @@ def _video(credentials: Credentials) -> Callable[[], Any]:
         from harness.media import VideoClient
 
         if credentials.username == credentials.account_sid:
-            return VideoClient(credentials.account_sid, credentials.password, base_url=base_url)
+            return VideoClient(credentials.account_sid, credentials.password, base_url=base_url, transport=transport())
         return VideoClient(credentials.account_sid, api_key=credentials.username, api_secret=credentials.password,
-                           base_url=base_url)  # fmt: skip
+                           base_url=base_url, transport=transport())  # fmt: skip
 
     return open_video
 

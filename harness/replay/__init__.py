@@ -13,7 +13,8 @@
     router.assert_all_used()
 
 `cintel submit|merge --record FILE / --replay FILE` use the same pieces; `cintel conformance CASSETTE` sends a
-cassette's requests to a mock and reports where its answers differ (README: Record and replay).
+cassette's requests to a mock and reports where its answers differ (`check_conformance`; README: Record and
+replay).
 """
 
 from harness.replay._cassette import (
@@ -28,9 +29,11 @@ from harness.replay._cassette import (
     load_cassette,
     parse_cassette,
 )
+from harness.replay._conformance import ConformanceReport, Difference, check_conformance
 from harness.replay._recorder import Recorder, RecordingTransport
 from harness.replay._replayer import CassetteRouter, ReplayError, ReplayMiss, ReplayUnused, respx_router
 from harness.replay._scrub import Scrubber
+from harness.replay._shape import ShapeDifference, shape_differences
 
 __all__ = [
     "Body",
@@ -38,6 +41,8 @@ __all__ = [
     "Cassette",
     "CassetteError",
     "CassetteRouter",
+    "ConformanceReport",
+    "Difference",
     "Exchange",
     "RecordedError",
     "RecordedRequest",
@@ -48,7 +53,10 @@ __all__ = [
     "ReplayMiss",
     "ReplayUnused",
     "Scrubber",
+    "ShapeDifference",
+    "check_conformance",
     "load_cassette",
     "parse_cassette",
     "respx_router",
+    "shape_differences",
 ]

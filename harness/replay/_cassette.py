@@ -182,10 +182,26 @@ class Cassette(_Strict):
     callbacks: list[Callback] = Field(default_factory=list)
 
     def to_json(self) -> str:
-        """Indented JSON, one field per line: diffs of two recordings read well."""
-        document = self.model_dump(mode="json", by_alias=True, exclude_unset=True)
-        document["version"] = VERSION  # always written, even when left at its default
-        return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
+        """Indented JSON, one field per line and a header or form pair on one line: diffs read well."""
+        document = {"version": VERSION, **self.model_dump(mode="json", by_alias=True, exclude_unset=True)}
+        return _pretty(document, 0) + "\n"
+
+
+def _pretty(value: Any, level: int) -> str:
+    """JSON like `json.dumps(indent=1)`, except that a list of scalars that is short (a header or form pair, a list
+    of SIDs) stays on one line."""
+    if isinstance(value, dict) and value:
+        pad = " " * (level + 1)
+        items = ",\n".join(f"{pad}{json.dumps(key, ensure_ascii=False)}: {_pretty(item, level + 1)}"
+                           for key, item in value.items())  # fmt: skip
+        return "{\n" + items + "\n" + " " * level + "}"
+    if isinstance(value, list) and value:
+        flat = json.dumps(value, ensure_ascii=False)
+        if not any(isinstance(item, dict | list) for item in value) and (len(value) <= 2 or len(flat) <= 100):
+            return flat
+        pad = " " * (level + 1)
+        return "[\n" + ",\n".join(pad + _pretty(item, level + 1) for item in value) + "\n" + " " * level + "]"
+    return json.dumps(value, ensure_ascii=False)
 
 
 def parse_cassette(text: str, *, source: str = "cassette") -> Cassette:

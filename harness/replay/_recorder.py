@@ -195,6 +195,9 @@ class Recorder:
             if url:
                 self.scrubber.alias(url, RECEIVER_PLACEHOLDER)
 
+    async def receiver_closing(self, receiver: WebhookReceiver) -> None:
+        """Nothing to do: what the receiver accepted is recorded already."""
+
     def callback_accepted(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> None:
         kept = [self.scrubber.header(name, value) for name, value in headers.items()
                 if name.lower() not in ("host", "content-length", "connection")]  # fmt: skip

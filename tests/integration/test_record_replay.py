@@ -1,0 +1,215 @@
+"""`--record` / `--replay` / `cintel conformance` as a user runs them: the real `cintel` command against the mock,
+then again with the mock stopped (nothing listens on its port, and no credentials are set), then the cassette sent
+back to a mock for conformance — with a difference planted in it."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from mock_server import MockConfig, serve
+from tests.integration.cli_support import SIGNATURE, Account, cintel, new_account, write_manifest
+from tests.integration.test_merge_room import ALICE, BOB, make_room
+
+CONFIG = {"lifecycle": {"mode": "after_polls", "polls": 2}, "media": {"fetch": False}}
+IMMEDIATE = {"lifecycle": {"mode": "immediate"}, "media": {"fetch": False}}
+
+
+def _offline_env() -> dict[str, str]:
+    """No credentials and no base URL: a replay needs neither (and could not use them: nothing is listening)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "CINTEL_"))}
+
+
+async def _record(tmp_path: Path, rows: int, *extra: str, config: dict[str, Any] | None = None) -> tuple[Account, Path]:
+    """`cintel submit` against a mock that is stopped afterwards; returns the account it used and the manifest."""
+    async with serve(MockConfig.from_json(config or CONFIG), port=0, seed=7) as mock:
+        account = await new_account(mock, {})
+        manifest = write_manifest(tmp_path / "calls.jsonl", rows)
+        done = await cintel("submit", str(manifest), "--service", account.service, "--webhook-port", "0",
+                            "--record", str(tmp_path / "run.json"), *extra, env=account.env())  # fmt: skip
+        assert done.code == 0, done.err[-3000:]
+        assert "exchanges and" in done.err
+    return account, manifest
+
+
+async def _replay(tmp_path: Path, manifest: Path, service: str, name: str, *extra: str) -> Any:
+    return await cintel("submit", str(manifest), "--service", service, "--webhook-port", "0", "--replay",
+                        str(tmp_path / "run.json"), "--journal", str(tmp_path / f"{name}.sqlite"), "--out",
+                        str(tmp_path / name), "--unreachable-timeout", "10", *extra, env=_offline_env())  # fmt: skip
+
+
+def _summary(out: Path) -> dict[str, Any]:
+    summary: dict[str, Any] = json.loads((out / "summary.json").read_text())
+    del summary["elapsed_s"], summary["metrics"]  # wall-clock time and the limiter's round-trip measurements
+    return summary
+
+
+async def test_a_recorded_submit_replays_with_the_mock_stopped_and_writes_the_same_results(tmp_path: Path) -> None:
+    account, manifest = await _record(tmp_path, 6)
+    recorded_out = tmp_path / "calls.jsonl.results"
+
+    replayed = await _replay(tmp_path, manifest, account.service, "again")
+
+    assert replayed.code == 0, replayed.err[-3000:]
+    assert "replay: every recorded exchange was used" in replayed.err
+    again = tmp_path / "again"
+    assert (again / "results.jsonl").read_bytes() == (recorded_out / "results.jsonl").read_bytes()
+    assert sorted(p.name for p in (again / "items").iterdir()) == sorted(
+        p.name for p in (recorded_out / "items").iterdir()
+    )
+    for item in (recorded_out / "items").iterdir():
+        assert (again / "items" / item.name).read_bytes() == item.read_bytes()
+    assert _summary(again) == _summary(recorded_out)
+    assert len((again / "results.jsonl").read_text().splitlines()) == 6
+
+
+async def test_the_cassette_holds_polls_as_sequences_and_callbacks_but_no_secret(tmp_path: Path) -> None:
+    account, _ = await _record(tmp_path, 3)
+    raw = (tmp_path / "run.json").read_bytes()
+    cassette = json.loads(raw)
+
+    basic = base64.b64encode(f"{account.sid}:{account.token}".encode())
+    assert account.token.encode() not in raw
+    assert basic not in raw
+    assert SIGNATURE.encode() not in raw  # the manifest's pre-signed URLs
+    assert b"X-Amz-Signature=<redacted>" in raw
+    assert (tmp_path / "run.json").stat().st_mode & 0o777 == 0o600
+    fetches = [e for e in cassette["exchanges"] if "/v2/Transcripts/GT" in e["request"]["url"]
+               and e["request"]["url"].count("/") == 5]  # fmt: skip
+    statuses = [e["response"]["body"]["json"]["status"] for e in fetches]
+    assert statuses.count("completed") == 3  # each transcript polled until it completed
+    assert "in-progress" in statuses
+    assert len(cassette["callbacks"]) == 3
+    assert all(["x-twilio-signature", "<redacted>"] in c["headers"] for c in cassette["callbacks"])
+
+
+async def test_a_pseudonymised_recording_has_no_account_sid_and_replays_the_same(tmp_path: Path) -> None:
+    account, manifest = await _record(tmp_path, 2, "--pseudonymise", config=IMMEDIATE)
+    text = (tmp_path / "run.json").read_text()
+
+    assert account.sid not in text
+    assert f'"account_sid": "AC{"0" * 31}1"' in text
+    replayed = await _replay(tmp_path, manifest, account.service, "again")
+    assert replayed.code == 0, replayed.err[-3000:]
+    assert "replay: 2 of 2 recorded callbacks delivered" in replayed.err  # signed again, accepted
+    recorded = (tmp_path / "calls.jsonl.results" / "results.jsonl").read_text()
+    assert (tmp_path / "again" / "results.jsonl").read_text() == recorded
+
+
+async def test_a_request_the_cassette_cannot_answer_exits_2_with_the_diff(tmp_path: Path) -> None:
+    account, _ = await _record(tmp_path, 3)
+    changed = write_manifest(tmp_path / "changed.jsonl", 3, keys=["c0", "c1", "renamed"])
+
+    replayed = await _replay(tmp_path, changed, account.service, "changed")
+
+    assert replayed.code == 2, replayed.err[-3000:]
+    assert "replay: error: the cassette has no answer for POST /v2/Transcripts" in replayed.err
+    assert "closest recorded request: #" in replayed.err
+    assert "form CustomerKey: recorded 'c2', sent 'renamed'" in replayed.err
+    assert "Traceback" not in replayed.err
+
+
+async def test_recorded_exchanges_left_unused_fail_a_replay_that_ran_to_its_end(tmp_path: Path) -> None:
+    account, _ = await _record(tmp_path, 3)
+    fewer = write_manifest(tmp_path / "fewer.jsonl", 2)
+
+    replayed = await _replay(tmp_path, fewer, account.service, "fewer")
+
+    assert replayed.code == 2, replayed.err[-3000:]
+    assert "replay: error: " in replayed.err
+    assert "recorded exchanges were not used:" in replayed.err
+    assert "POST /v2/Transcripts" in replayed.err.split("were not used:")[1]
+    assert (tmp_path / "fewer" / "results.jsonl").read_text().count("\n") == 2  # the run itself did its work
+
+
+async def test_record_and_replay_refuse_what_cannot_work_before_sending_anything(tmp_path: Path) -> None:
+    manifest = write_manifest(tmp_path / "calls.jsonl", 1)
+    service = "GA" + "0" * 32
+    both = await cintel("submit", str(manifest), "--service", service, "--record", str(tmp_path / "a.json"),
+                        "--replay", str(tmp_path / "a.json"), env=_offline_env())  # fmt: skip
+    assert both.code == 2
+    assert "--record and --replay: choose one" in both.err
+    lonely = await cintel("submit", str(manifest), "--service", service, "--pseudonymise", env=_offline_env())
+    assert lonely.code == 2
+    assert "--pseudonymise goes with --record FILE" in lonely.err
+    (tmp_path / "bad.json").write_text('{"version": 1, "exchanges": [{"id": 0}]}')
+    bad = await cintel("submit", str(manifest), "--service", service, "--replay", str(tmp_path / "bad.json"),
+                       env=_offline_env())  # fmt: skip
+    assert bad.code == 2
+    assert "bad.json: exchanges.0.id = 0: Input should be greater than or equal to 1" in bad.err
+    nowhere = await cintel("submit", str(manifest), "--service", service, "--record",
+                           str(tmp_path / "no" / "such" / "dir.json"), env=_offline_env())  # fmt: skip
+    assert nowhere.code == 2
+    assert "no such directory" in nowhere.err
+
+
+async def test_conformance_reports_nothing_for_a_clean_cassette_and_exactly_what_was_planted(tmp_path: Path) -> None:
+    await _record(tmp_path, 2, config=IMMEDIATE)
+    clean = await cintel("conformance", str(tmp_path / "run.json"), env=_offline_env())
+    assert clean.code == 0, clean.out + clean.err
+    assert "no differences" in clean.out
+
+    cassette = json.loads((tmp_path / "run.json").read_text())
+    fetch = next(e for e in cassette["exchanges"] if e["request"]["method"] == "GET"
+                 and e["request"]["url"].rsplit("/", 1)[-1].startswith("GT"))  # fmt: skip
+    fetch["response"]["body"]["json"]["duration"] = str(fetch["response"]["body"]["json"]["duration"])
+    del fetch["response"]["body"]["json"]["language_code"]
+    service = next(e for e in cassette["exchanges"] if "/v2/Services/GA" in e["request"]["url"])
+    service["response"]["status"] = 404
+    (tmp_path / "planted.json").write_text(json.dumps(cassette))
+
+    planted = await cintel("conformance", str(tmp_path / "planted.json"), env=_offline_env())
+
+    assert planted.code == 1, planted.out + planted.err
+    lines = [line for line in planted.out.splitlines() if not line.startswith("skipped")]
+    path = fetch["request"]["url"].split("://", 1)[1].split("/", 1)[1]
+    assert f"#{fetch['id']} GET /{path}: $.duration: type: recorded string, mock number" in lines
+    assert f"#{fetch['id']} GET /{path}: $.language_code: extra: recorded absent, mock string" in lines
+    status = [line for line in lines if line.startswith(f"#{service['id']} GET /v2/Services/GA")]
+    assert len(status) == 1
+    assert status[0].endswith(": status: recorded 404, mock 200")
+    assert lines[-1].endswith("3 differences")
+    ignored = await cintel("conformance", str(tmp_path / "planted.json"), "--ignore", "status", "--ignore", "extra",
+                           "--json", env=_offline_env())  # fmt: skip
+    report = json.loads(ignored.out)
+    assert [(d["kind"], d["path"]) for d in report["differences"]] == [("type", "$.duration")]
+
+
+async def test_conformance_against_a_running_mock(tmp_path: Path) -> None:
+    await _record(tmp_path, 1, config=IMMEDIATE)
+    async with serve(MockConfig(), port=0, seed=3) as other:
+        done = await cintel("conformance", str(tmp_path / "run.json"), "--base-url", other.base_url,
+                            env=_offline_env())  # fmt: skip
+        async with httpx.AsyncClient(base_url=other.base_url) as control:
+            stats = (await control.get("/__mock__/stats")).json()
+    assert done.code == 0, done.out + done.err
+    sent = int(done.out.split(" requests sent to the mock")[0].rsplit("\n", 1)[-1])
+    assert stats["requests"] >= sent > 0  # they went to that mock
+    assert "requests sent to the mock, 0 skipped: no differences" in done.out
+
+
+async def test_merge_room_records_and_replays_offline_to_the_same_file(tmp_path: Path) -> None:
+    config = {"lifecycle": {"mode": "immediate"}, "media": {"fetch": False}}
+    async with serve(MockConfig.from_json(config), port=0, seed=9) as mock:
+        account = await new_account(mock, {})
+        room = await make_room(account, [ALICE, BOB])
+        recorded = await cintel("merge", "--room", room, "--base-url", mock.base_url, "-o", str(tmp_path / "a.flac"),
+                                "--record", str(tmp_path / "room.json"), env=account.env(), limit_s=180)  # fmt: skip
+    assert recorded.code == 0, recorded.err[-3000:]
+
+    replayed = await cintel("merge", "--room", room, "-o", str(tmp_path / "b.flac"), "--replay",
+                            str(tmp_path / "room.json"), env=_offline_env(), limit_s=180)  # fmt: skip
+
+    assert replayed.code == 0, replayed.err[-3000:]
+    assert "replay: every recorded exchange was used" in replayed.err
+    assert (tmp_path / "b.flac").read_bytes() == (tmp_path / "a.flac").read_bytes()
+    raw = (tmp_path / "room.json").read_text()
+    assert account.token not in raw
+    cassette = json.loads(raw)
+    media = [e for e in cassette["exchanges"] if "base64" in (e["response"].get("body") or {})]
+    assert media  # the recordings' audio, kept to be replayed
