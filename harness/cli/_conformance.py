@@ -34,9 +34,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     conformance = commands.add_parser(
         "conformance",
         help="send a cassette's requests (recorded from Twilio) to the mock and report where its answers differ",
-        description="Send the API requests of a cassette recorded from the real API (--record) to the mock, in "
-        "order and with SIDs mapped to the mock's, and report every difference in the answers: status and error "
-        "code, missing or extra fields, JSON types, nulls, paging. Values are not compared.",
+        description="Send the API requests of a cassette recorded from the real API (--record) to the mock, in\n"
+        "order and with SIDs mapped to the mock's, and report every difference in the answers: status and\n"
+        "error code, missing or extra fields, JSON types, nulls, paging. Values are not compared.",
         epilog="exit codes: 0 no difference, 1 differences (listed), 2 the cassette cannot be read, 3 the mock "
         "cannot be reached",
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -25,16 +25,18 @@ def _offline_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "CINTEL_"))}
 
 
-async def _record(tmp_path: Path, rows: int, *extra: str, config: dict[str, Any] | None = None) -> tuple[Account, Path]:
+async def _record(
+    tmp_path: Path, rows: int, *extra: str, config: dict[str, Any] | None = None, account: dict[str, Any] | None = None
+) -> tuple[Account, Path]:
     """`cintel submit` against a mock that is stopped afterwards; returns the account it used and the manifest."""
     async with serve(MockConfig.from_json(config or CONFIG), port=0, seed=7) as mock:
-        account = await new_account(mock, {})
+        account_used = await new_account(mock, account or {})
         manifest = write_manifest(tmp_path / "calls.jsonl", rows)
-        done = await cintel("submit", str(manifest), "--service", account.service, "--webhook-port", "0",
-                            "--record", str(tmp_path / "run.json"), *extra, env=account.env())  # fmt: skip
+        done = await cintel("submit", str(manifest), "--service", account_used.service, "--webhook-port", "0",
+                            "--record", str(tmp_path / "run.json"), *extra, env=account_used.env())  # fmt: skip
         assert done.code == 0, done.err[-3000:]
         assert "exchanges and" in done.err
-    return account, manifest
+    return account_used, manifest
 
 
 async def _replay(tmp_path: Path, manifest: Path, service: str, name: str, *extra: str) -> Any:
@@ -66,6 +68,24 @@ async def test_a_recorded_submit_replays_with_the_mock_stopped_and_writes_the_sa
         assert (again / "items" / item.name).read_bytes() == item.read_bytes()
     assert _summary(again) == _summary(recorded_out)
     assert len((again / "results.jsonl").read_text().splitlines()) == 6
+
+
+async def test_lost_answers_server_errors_and_resets_replay_to_the_same_results(tmp_path: Path) -> None:
+    faults = {"faults": {"reset_after_commit": 0.2, "error_5xx": 0.1, "reset_before": 0.1}}
+    account, manifest = await _record(tmp_path, 20, config=IMMEDIATE, account=faults)
+    cassette = json.loads((tmp_path / "run.json").read_text())
+    errors = {e["error"]["type"] for e in cassette["exchanges"] if "error" in e}
+    statuses = {e["response"]["status"] for e in cassette["exchanges"] if "response" in e}
+    assert "RemoteProtocolError" in errors  # creates whose answer was lost: reconciled by listing transcripts
+    assert 500 in statuses
+
+    replayed = await _replay(tmp_path, manifest, account.service, "again")
+
+    assert replayed.code == 0, replayed.err[-3000:]
+    assert "replay: every recorded exchange was used" in replayed.err
+    recorded = (tmp_path / "calls.jsonl.results" / "results.jsonl").read_bytes()
+    assert (tmp_path / "again" / "results.jsonl").read_bytes() == recorded
+    assert _summary(tmp_path / "again") == _summary(tmp_path / "calls.jsonl.results")
 
 
 async def test_the_cassette_holds_polls_as_sequences_and_callbacks_but_no_secret(tmp_path: Path) -> None:
