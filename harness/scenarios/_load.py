@@ -15,6 +15,7 @@ that file and the `jsonschema` package are present (the tests use it).
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 import types
 import typing
@@ -48,11 +49,13 @@ __all__ = [
     "find_scenarios",
     "load_scenario",
     "merge_patch",
+    "parse_scenario",
     "schema_mock_validator",
 ]
 
 MockValidator = Callable[[Mapping[str, Any], str], object]  # (config, where) → raises ValueError naming the key
 MOCK_SCHEMA = Path(__file__).with_name("mock_config.schema.json")
+BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 MIN_STAY_S = 0.02  # the mock's shortest recordable stay (one Opus frame)
 # Counters of the mock's per-account stats an expectation may bound (README: control plane).
 STATS_COUNTERS = frozenset(
@@ -108,6 +111,14 @@ def load_scenario(path: Path, *, validate_mock: MockValidator | None = None) -> 
         raise ScenarioError(path, [f"cannot read: {error}"]) from None
     except tomllib.TOMLDecodeError as error:
         raise ScenarioError(path, [f"not valid TOML: {error}"]) from None
+    return parse_scenario(data, path, validate_mock=validate_mock)
+
+
+def parse_scenario(
+    data: Mapping[str, Any], path: Path, *, validate_mock: MockValidator | None = None
+) -> LoadedScenario:
+    """The scenario a TOML document (already parsed) states, `path` being where it was read from (files it names
+    are relative to its folder); `ScenarioError` listing every problem otherwise."""
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as error:
@@ -126,6 +137,15 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:59] + "…"
 
 
+def _num(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def key(name: str) -> str:
+    """A key as TOML writes it: bare when it can be, else quoted (`statuses."*"`, `metadata."a b"`)."""
+    return name if BARE_KEY.fullmatch(name) else json.dumps(name, ensure_ascii=False)
+
+
 def key_path(loc: Iterable[int | str]) -> str:
     """`('expect', 'sentences', 2, 'channel')` → `expect.sentences[2].channel` (a step's union tag left out)."""
     out = ""
@@ -138,7 +158,7 @@ def key_path(loc: Iterable[int | str]) -> str:
         elif part == "[key]":
             out += " (the name)"
         else:
-            out += f".{part}" if out else str(part)
+            out += f".{key(str(part))}" if out else key(str(part))
         previous = part
     return out or "(the file)"
 
@@ -154,10 +174,10 @@ _WHY: dict[str, Callable[[dict[str, Any]], str]] = {
     "model_type": lambda c: "is not a table",
     "model_attributes_type": lambda c: "is not a table",
     "finite_number": lambda c: "is not a finite number",
-    "greater_than_equal": lambda c: f"is less than {c['ge']}",
-    "greater_than": lambda c: f"is not more than {c['gt']}",
-    "less_than_equal": lambda c: f"is more than {c['le']}",
-    "less_than": lambda c: f"is not less than {c['lt']}",
+    "greater_than_equal": lambda c: f"is less than {_num(c['ge'])}",
+    "greater_than": lambda c: f"is not more than {_num(c['gt'])}",
+    "less_than_equal": lambda c: f"is more than {_num(c['le'])}",
+    "less_than": lambda c: f"is not less than {_num(c['lt'])}",
     "string_too_short": lambda c: f"is shorter than {c['min_length']} characters",
     "string_too_long": lambda c: f"is longer than {c['max_length']} characters",
     "too_short": lambda c: f"has fewer than {c['min_length']} entries",
@@ -371,10 +391,10 @@ class _Checker:
             self._item(f"{path}.items[{j}]", item)
 
     def _item(self, path: str, item: Item) -> None:
-        for key in item.customer_keys():
-            if key in self.keys:
-                self.fail(f"{path}.key", f"{_show(key)} is used twice (a key names one item in the scenario)")
-            self.keys.add(key)
+        for customer_key in item.customer_keys():
+            if customer_key in self.keys:
+                self.fail(f"{path}.key", f"{_show(customer_key)} is used twice (a key names one item in the scenario)")
+            self.keys.add(customer_key)
         self._names(path, media=item.media, recording=item.recording, room=item.room)
         for k, track in enumerate(item.tracks or []):
             self._track(f"{path}.tracks[{k}]", track)
@@ -399,6 +419,17 @@ class _Checker:
             self.fail(f"{path}.room", f"{_show(step.room)} is not declared in [rooms]")
         for k, track in enumerate(step.tracks or []):
             self._track(f"{path}.tracks[{k}]", track)
+        if step.tracks is not None:
+            channels = [t.channel for t in step.tracks]
+            if step.channel1 is not None:
+                self.fail(f"{path}.channel1", "is for a room's identities: give each track its 'channel'")
+            if any(c is None for c in channels) and any(c is not None for c in channels):
+                self.fail(f"{path}.tracks", "give 'channel' on every track or on none")
+            elif all(c is None for c in channels) and len(channels) != 2:
+                self.fail(f"{path}.tracks", f"{len(channels)} tracks without channels: give two (channel 1 first), "
+                          "or a 'channel' on each to mix several onto one")  # fmt: skip
+            elif all(c is not None for c in channels) and set(channels) != {1, 2}:
+                self.fail(f"{path}.tracks", "both channels need at least one track")
         if step.output in self.media_names:
             self.fail(f"{path}.output", f"{_show(step.output)} is already a media name")
         self.media_names.add(step.output)
@@ -413,12 +444,12 @@ class _Checker:
             if known is not None and key not in known and key != "*":
                 self.fail(path, f"{_show(key)} is no item of this scenario")
 
-        for key in e.statuses:
-            item(f"expect.statuses.{key}", key)
-        for key in e.errors:
-            item(f"expect.errors.{key}", key)
-        for key in e.metadata:
-            item(f"expect.metadata.{key}", key)
+        for name in e.statuses:
+            item(f"expect.statuses.{key(name)}", name)
+        for name in e.errors:
+            item(f"expect.errors.{key(name)}", name)
+        for name in e.metadata:
+            item(f"expect.metadata.{key(name)}", name)
         for i, sentence in enumerate(e.sentences):
             item(f"expect.sentences[{i}].item", sentence.item)
         for i, participant in enumerate(e.participants):
@@ -429,7 +460,7 @@ class _Checker:
         for name in e.stats:
             if name not in STATS_COUNTERS:
                 counters = ", ".join(sorted(STATS_COUNTERS))
-                self.fail(f"expect.stats.{name}", f"is not a counter of the mock's stats ({counters})")
+                self.fail(f"expect.stats.{key(name)}", f"is not a counter of the mock's stats ({counters})")
 
 
 def schema_mock_validator(schema_path: Path = MOCK_SCHEMA) -> MockValidator | None:

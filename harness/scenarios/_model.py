@@ -10,9 +10,20 @@ checked by `_load` over the whole file. The `[mock]` table is the mock's own con
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
 
 __all__ = [
     "UTTERANCE_S",
@@ -67,7 +78,20 @@ Name = Annotated[StrictStr, Field(pattern=NAME_PATTERN)]
 Seconds = Annotated[float, Field(ge=0, le=MAX_SECONDS)]
 Fraction = Annotated[float, Field(ge=0, le=1)]
 Text = Annotated[StrictStr, Field(min_length=1, max_length=500)]
-Scalar = StrictStr | StrictInt | float | StrictBool
+
+
+def _scalar(value: Any) -> Any:
+    if isinstance(value, bool | int | str) or (isinstance(value, float) and math.isfinite(value)):
+        return value
+    raise ValueError("is not a string, a number or true/false")
+
+
+def _one_or_many(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+# One type each, not unions: pydantic names a union's branches in an error's location, which no file has.
+Scalar = Annotated[Any, AfterValidator(_scalar)]
 
 
 class _Table(BaseModel):
@@ -151,7 +175,7 @@ class Participant(_Table):
     email: Text | None = None
     image_url: Text | None = None
     media_participant_id: Text | None = None
-    identity: Text | Annotated[list[Text], Field(min_length=1, max_length=10)] | None = None
+    identity: Annotated[list[Text], Field(min_length=1, max_length=10), BeforeValidator(_one_or_many)] | None = None
 
 
 class TrackRef(_Table):

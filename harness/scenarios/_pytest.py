@@ -70,9 +70,9 @@ class ScenarioItem(pytest.Item):
         options = RunOptions(start_mock=embedded_mock, voices=packaged_voice)
         result = asyncio.run(run_scenario(self.loaded, options))
         report = render(result)
-        self.add_report_section("call", "scenario report", report)
         if not result.passed:
-            raise ScenarioFailed(report)
+            raise ScenarioFailed(report)  # the failure's text is the report
+        self.add_report_section("call", "scenario report", report)  # shown for a passing one with -rP
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, ScenarioFailed):

@@ -29,7 +29,8 @@ def render(result: ScenarioResult) -> str:
     if result.steps:
         lines.append("  steps:")
     for step in result.steps:
-        line = f"    {MARK[step.verdict]} {step.index + 1}. {step.label}"
+        number = f"{step.index + 1}." if step.index >= 0 else "-."  # -1: the file's setup, before the steps
+        line = f"    {MARK[step.verdict]} {number} {step.label}"
         line += f": {step.detail}" if step.detail else ""
         if step.verdict == "fail" and step.expected:
             line += f" (expected {step.expected})"

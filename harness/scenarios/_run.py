@@ -131,6 +131,8 @@ async def _run(
     ctx = RunContext(loaded, api, work, options.voices, options.hosting)
     runner = StepRunner(ctx)
     records: list[StepRecord] = []
+    if scenario.mock and not api.on_mock:
+        records.append(StepRecord(-1, "[mock]", "skip", "the mock's configuration: only the mock can do this"))
     scheduled: list[asyncio.Task[StepRecord]] = []
     error: str | None = None
     loop = asyncio.get_running_loop()
