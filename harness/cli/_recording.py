@@ -171,7 +171,7 @@ def run_tapped(args: argparse.Namespace, command: Callable[[argparse.Namespace],
         if tap.recorder is not None and record is not None:
             tap.recorder.save(record)
             recorder = tap.recorder
-            _say(args, "record", f"{len(recorder.exchanges)} exchanges and {len(recorder.cassette().callbacks)} "
+            _say(args, "record", f"{len(recorder.exchanges)} exchanges and {len(recorder.callbacks)} "
                                  f"callbacks written to {record}")  # fmt: skip
     return code
 

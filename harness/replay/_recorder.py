@@ -127,6 +127,10 @@ class Recorder:
     def exchanges(self) -> list[Exchange]:
         return [self._exchanges[key] for key in sorted(self._exchanges)]
 
+    @property
+    def callbacks(self) -> list[Callback]:
+        return list(self._callbacks)
+
     def cassette(self) -> Cassette:
         return Cassette(
             cintel=_cintel_version(),
