@@ -102,6 +102,9 @@ def _parser() -> argparse.ArgumentParser:
     from harness.cli._conformance import add_parser as add_conformance  # light too
 
     add_conformance(commands)
+    from harness.cli._load import add_parser as add_load
+
+    add_load(commands)
     return parser
 
 
@@ -270,6 +273,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from harness.cli._scenario import scenario_command
 
         return scenario_command(args)
+    if args.command == "load":
+        from harness.cli._load import load_command
+
+        return load_command(args)
     if args.command == "conformance":
         from harness.cli._conformance import conformance_command
 
