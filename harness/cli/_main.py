@@ -117,8 +117,10 @@ def _add_merge(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "offset from room start (TRACK@OFFSET_S in seconds, else the container's own start time). With --room, the "
         "tracks of a completed Video room are downloaded and placed by their recordings' start times. The file is "
         "verified after writing.",
-        epilog=f"{CREDENTIALS_HELP}\n  CINTEL_VIDEO_BASE_URL  the Video API for --room; default https://video.twilio.com"
-        f"\n\n{HELP}",
+        epilog="environment (read with --room only; merging files reads none):\n"
+        "  TWILIO_ACCOUNT_SID + TWILIO_AUTH_TOKEN, or TWILIO_ACCOUNT_SID + TWILIO_API_KEY + TWILIO_API_SECRET\n"
+        "  CINTEL_VIDEO_BASE_URL  the Video API (e.g. a `cintel mock`); default https://video.twilio.com\n"
+        f"\n{HELP}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     merge.add_argument("tracks", nargs="*", metavar="TRACK[@OFFSET_S]", help="the two tracks, channel 1 first")

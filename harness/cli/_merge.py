@@ -4,19 +4,21 @@ after writing.
 With `--room`, the room's participants with audio are listed first (so a room that cannot be mapped onto two
 channels is refused before anything is downloaded), then only the chosen participants' tracks are downloaded into a
 temporary directory (removed afterwards) and placed at their offsets from room start (`download_room_tracks`).
+The credentials are checked first, in the command's own words: which environment variables to set (exit 2).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from harness._errors import AccountBlocked, Forbidden, Unauthorized
+from harness._errors import AccountBlocked, ConfigurationError, Forbidden, Unauthorized
 from harness._redact import scrub_text
 from harness.cli._exit import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from harness.cli._recording import video_client
@@ -40,6 +42,10 @@ TWO_CHANNELS = (
     "several tracks to a channel with --channel1 A,B --channel2 C (they are mixed)"
 )
 ROOM_SID = re.compile(r"^RM[0-9a-fA-F]{32}$")
+CREDENTIALS = (
+    "set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (or, with an API key, TWILIO_ACCOUNT_SID, TWILIO_API_KEY and "
+    "TWILIO_API_SECRET) in the environment"
+)
 
 
 def _tracks(texts: list[str]) -> list[Track]:
@@ -79,6 +85,8 @@ def _room_command(args: argparse.Namespace) -> int:
         raise MergeError("--align-ends does not apply to --room: each track's offset from room start is known")
     if not ROOM_SID.match(args.room):
         raise MergeError(f"--room {args.room[:40]!r} is not a Room SID (RM followed by 32 hex digits)")
+    if getattr(args, "replay", None) is None:  # a replay sends nothing, so needs no credentials
+        _check_credentials(os.environ)
     with tempfile.TemporaryDirectory(prefix="cintel-room-") as folder:
         try:
             tracks, channels = asyncio.run(_download(args, Path(folder)))
@@ -124,6 +132,21 @@ async def _download(args: argparse.Namespace, folder: Path) -> tuple[list[RoomTr
         if not mine:
             raise MergeError(f"room {args.room}: no audio downloaded for channel {channel}")
     return tracks, channels
+
+
+def _check_credentials(env: Mapping[str, str]) -> None:
+    """The Video API's credentials are in the environment, or a `ConfigurationError` (exit 2) naming the variables
+    to set — the library's own message speaks of its arguments (`account_sid=`), which a command has none of."""
+    missing = [] if env.get("TWILIO_ACCOUNT_SID") else ["TWILIO_ACCOUNT_SID"]
+    if not env.get("TWILIO_AUTH_TOKEN"):
+        if env.get("TWILIO_API_KEY"):
+            missing += [] if env.get("TWILIO_API_SECRET") else ["TWILIO_API_SECRET"]
+        else:
+            missing.append("TWILIO_AUTH_TOKEN")
+    if missing:
+        unset = f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set"
+        raise ConfigurationError(f"--room reads the room from the Video API with your Twilio credentials, and "
+                                 f"{unset}: {CREDENTIALS}")  # fmt: skip
 
 
 def _assign(

@@ -1,6 +1,6 @@
 """`cintel merge --room` through `harness.cli.main` against the respx room: the default mapping by join time, chosen
-and swapped channels, the two-channel rule before any download, credentials (exit 4), a room not ready (exit 3), and
-the temporary directory removed."""
+and swapped channels, the two-channel rule before any download, credentials (refused: exit 4; not set: exit 2 naming
+the environment variables), a room not ready (exit 3), and the temporary directory removed."""
 
 from __future__ import annotations
 
@@ -163,14 +163,39 @@ def test_refused_credentials_exit_4_without_showing_the_token(
     assert TOKEN not in err
 
 
-def test_missing_credentials_exit_2_naming_what_to_set(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("unset", "added", "missing"),
+    [
+        (["TWILIO_ACCOUNT_SID"], {}, "TWILIO_ACCOUNT_SID is not set"),
+        (["TWILIO_AUTH_TOKEN"], {}, "TWILIO_AUTH_TOKEN is not set"),
+        (["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"], {}, "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are not set"),
+        (["TWILIO_AUTH_TOKEN"], {"TWILIO_API_KEY": "SK" + "b" * 32}, "TWILIO_API_SECRET is not set"),
+    ],
+)
+def test_missing_credentials_exit_2_naming_the_environment_variables_to_set(
+    api: respx.MockRouter,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    unset: list[str],
+    added: dict[str, str],
+    missing: str,
 ) -> None:
-    monkeypatch.delenv("TWILIO_AUTH_TOKEN")
-    code, _ = merge_room(tmp_path)
+    for name in unset:
+        monkeypatch.delenv(name)
+    for name, value in added.items():
+        monkeypatch.setenv(name, value)
+    code, out = merge_room(tmp_path)
+    err = capsys.readouterr().err
 
     assert code == 2
-    assert "TWILIO_AUTH_TOKEN" in capsys.readouterr().err
+    why = "cintel merge: error: --room reads the room from the Video API with your Twilio credentials, and "
+    what = "set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (or, with an API key, TWILIO_ACCOUNT_SID, TWILIO_API_KEY and "
+    assert f"{why}{missing}: {what}TWILIO_API_SECRET) in the environment\n" in err
+    assert "account_sid=" not in err  # the library's wording (its arguments), not a command's
+    assert "pass " not in err
+    assert not api.calls  # nothing was asked
+    assert not out.exists()
 
 
 def test_a_room_still_in_progress_exits_3(
@@ -195,3 +220,15 @@ def test_an_unknown_room_exits_2_with_twilios_code(
 
     assert code == 2
     assert "20404" in capsys.readouterr().err
+
+
+def test_merge_help_names_the_environment_merge_reads_not_submits(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["merge", "--help"]) == 0
+    footer = capsys.readouterr().out.split("environment (read with --room only; merging files reads none):\n")[1]
+
+    assert footer.startswith(
+        "  TWILIO_ACCOUNT_SID + TWILIO_AUTH_TOKEN, or TWILIO_ACCOUNT_SID + TWILIO_API_KEY + TWILIO_API_SECRET\n"
+        "  CINTEL_VIDEO_BASE_URL  the Video API"
+    )
+    assert "CINTEL_BASE_URL" not in footer  # submit's: the Intelligence API
+    assert "CINTEL_SERVICE_SID" not in footer
