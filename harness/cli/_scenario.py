@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import contextlib
 import functools
-import importlib.util
 import json
 import os
 import sys
@@ -61,7 +60,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument("--target", choices=("mock", "replay", "twilio"), default="mock",
                      help="mock (default): an embedded mock; twilio: the real API with the environment's "
                      "credentials (mock-only expectations are skipped); replay: recorded traffic")  # fmt: skip
-    run.add_argument("--record", type=Path, metavar="DIR", help="record each command's traffic into DIR")
+    run.add_argument("--record", type=Path, metavar="DIR",
+                     help="record each command's traffic into DIR/<scenario>/ (cassettes, secrets scrubbed), for "
+                     "--target replay")  # fmt: skip
+    run.add_argument("--cassettes", type=Path, metavar="DIR",
+                     help="with --target replay: the folder a --record DIR run wrote")  # fmt: skip
     run.add_argument("--keep", type=Path, metavar="DIR", help="keep each scenario's files in DIR/<name>")
     run.add_argument("--json", action="store_true", help="one JSON report per line instead of text")
     hosting = run.add_argument_group("media against Twilio (--target twilio)")
@@ -167,12 +170,18 @@ def _load_all(files: list[Path]) -> list[LoadedScenario] | None:
 def _options(args: argparse.Namespace) -> RunOptions:
     from harness.scenarios import Hosting, RunOptions
 
-    if args.target == "replay" or args.record is not None:
-        if importlib.util.find_spec("harness.replay") is None:
-            what = "--target replay" if args.target == "replay" else "--record"
-            raise ScenarioUsageError(f"{what}: not yet — it needs the record/replay package (harness/replay), which "
-                                     "is still being built; run against the mock or Twilio for now")  # fmt: skip
-        raise ScenarioUsageError("--target replay and --record: not wired to scenarios yet")
+    if args.target == "replay" and args.cassettes is None:
+        raise ScenarioUsageError("--target replay needs --cassettes DIR: the folder a `--record DIR` run wrote")
+    if args.cassettes is not None and args.target != "replay":
+        raise ScenarioUsageError("--cassettes is for --target replay (recording is --record DIR)")
+    if args.target == "replay" and args.record is not None:
+        raise ScenarioUsageError("--record with --target replay: a replay sends nothing, so records nothing")
+    if args.upload and args.record is not None:
+        raise ScenarioUsageError("--upload with --record: boto3's uploads are not recorded; host media with "
+                                 "--media-base-url and --media-dir to record against Twilio")  # fmt: skip
+    for folder in (args.record, args.cassettes):
+        if folder is not None and folder.exists() and not folder.is_dir():
+            raise ScenarioUsageError(f"{folder}: a file, not a folder")
     if (args.media_base_url is None) != (args.media_dir is None):
         raise ScenarioUsageError("--media-base-url and --media-dir go together: the URL serves that folder")
     if args.media_dir is not None and not args.media_dir.is_dir():
@@ -183,13 +192,21 @@ def _options(args: argparse.Namespace) -> RunOptions:
     _, start, voices = mock_tools()
     credentials = {k: v for k, v in os.environ.items() if k.startswith(("TWILIO_", "CINTEL_"))}
     return RunOptions(target=args.target, start_mock=start, voices=voices, credentials=credentials,
-                      hosting=hosting, work_dir=args.keep)  # fmt: skip
+                      hosting=hosting, work_dir=args.keep, record_dir=args.record,
+                      replay_dir=args.cassettes)  # fmt: skip
 
 
 def _run(args: argparse.Namespace, loaded: list[LoadedScenario]) -> int:
     from harness.scenarios import as_json, render, run_scenario, summary
 
     options = _options(args)
+    if options.replay_dir is not None:
+        from harness.scenarios._tape import RUN_FILE
+
+        missing = [s.name for s in loaded if not (options.replay_dir / s.name / RUN_FILE).is_file()]
+        if missing:
+            raise ScenarioUsageError(f"--cassettes {options.replay_dir}: no recording of {', '.join(missing)} (a "
+                                     f"`--record DIR` run writes DIR/<scenario>/{RUN_FILE})")  # fmt: skip
 
     async def run_all() -> list[Any]:
         results = []

@@ -25,6 +25,7 @@ import httpx
 from harness._client import IntelligenceClient
 from harness.scenarios._audio import Voices, render_media
 from harness.scenarios._load import LoadedScenario
+from harness.scenarios._tape import Tape
 
 __all__ = ["CINTEL", "Api", "RunContext", "Skip", "StepFailed"]
 
@@ -108,6 +109,11 @@ class RunContext:
         self._urls: dict[tuple[str, str, int | None], str | Skip] = {}  # (media, host, ttl_s) → URL, made once
         self._public: tuple[Any, str] | None = None  # (aiohttp runner, base URL) of the loopback file server
         self._prefix = secrets.token_hex(4)  # hosted names never meet another run's on the same mock
+        self.tape: Tape | None = None  # recording this run (--record) or replaying one (--target replay)
+
+    @property
+    def replaying(self) -> bool:
+        return self.tape is not None and self.tape.replay
 
     def now(self) -> float:
         return asyncio.get_running_loop().time() - self.started
@@ -143,10 +149,16 @@ class RunContext:
             self.files[name] = path
         await self._host_early()
         for name in self.scenario.rooms:
+            if self.replaying:
+                assert self.tape is not None
+                self.rooms[name] = self.tape.room(name)
+                continue
             if not self.api.on_mock:
                 self.room_skips[name] = f"room {name!r} is recorded by the mock's Video: {MOCK_ONLY}"
                 continue
             self.rooms[name] = await self._make_room(name)
+            if self.tape is not None:
+                self.tape.room(name, self.rooms[name])
 
     async def _make_room(self, name: str) -> str:
         assert self.control is not None
@@ -277,9 +289,17 @@ class RunContext:
         if name is None and len(self.services) == 1:
             return next(iter(self.services.values()))
         if name is None and not self.services:
-            async with self.api.client() as client:
-                service = await client.create_service(f"scenario-{self.loaded.name}-{self._prefix}"[:100])
-            self.services["default"] = service.sid
-            return service.sid
+            self.services["default"] = await self.make_service("default", f"scenario-{self.loaded.name}")
+            return self.services["default"]
         assert name is not None, "the loader requires a service name when there are several"
         return self.services[name]
+
+    async def make_service(self, name: str, unique_name: str, *, auto_redaction: bool = False) -> str:
+        """A new service's SID (on replay: the one the recorded run made)."""
+        if self.tape is not None and self.tape.replay:
+            return self.tape.service(name)
+        async with self.api.client() as client:
+            service = await client.create_service(f"{unique_name}-{self._prefix}"[:100], auto_redaction=auto_redaction)
+        if self.tape is not None:
+            self.tape.service(name, service.sid)
+        return service.sid

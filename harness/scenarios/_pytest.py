@@ -72,6 +72,8 @@ class ScenarioItem(pytest.Item):
         report = render(result)
         if not result.passed:
             raise ScenarioFailed(report)  # the failure's text is the report
+        if result.skipped:
+            pytest.skip(f"nothing could be checked on target {result.target}:\n{report}")
         self.add_report_section("call", "scenario report", report)  # shown for a passing one with -rP
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:

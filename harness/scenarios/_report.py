@@ -20,7 +20,7 @@ MARK = {"pass": "ok  ", "fail": "FAIL", "skip": "skip", "done": "done"}
 
 def render(result: ScenarioResult) -> str:
     """The whole report of one scenario."""
-    verdict = "PASS" if result.passed else "FAIL"
+    verdict = "SKIP" if result.skipped else "PASS" if result.passed else "FAIL"
     lines = [f"{verdict} {result.name} ({result.path}, target {result.target}, {result.elapsed_s:.1f} s)"]
     if result.description:
         lines.append(f"  {result.description.strip().splitlines()[0]}")
@@ -60,7 +60,9 @@ def render(result: ScenarioResult) -> str:
 
 def summary(results: Sequence[ScenarioResult]) -> str:
     failed = [r.name for r in results if not r.passed]
-    text = f"{len(results)} scenario(s): {len(results) - len(failed)} passed, {len(failed)} failed"
+    skipped = sum(1 for r in results if r.skipped)
+    text = f"{len(results)} scenario(s): {len(results) - len(failed) - skipped} passed, {len(failed)} failed"
+    text += f", {skipped} skipped (nothing could be checked on this target)" if skipped else ""
     return text + (f" ({', '.join(failed)})" if failed else "")
 
 
@@ -71,6 +73,7 @@ def as_json(result: ScenarioResult) -> dict[str, Any]:
         "path": str(result.path),
         "target": result.target,
         "passed": result.passed,
+        "skipped": result.skipped,
         "elapsed_s": round(result.elapsed_s, 3),
         "error": result.error,
         "steps": [

@@ -32,6 +32,7 @@ from harness.scenarios._expect import ItemResult, Observations, Outcome, evaluat
 from harness.scenarios._load import LoadedScenario
 from harness.scenarios._model import ConfigureStep
 from harness.scenarios._steps import Batch, StepRecord, StepRunner
+from harness.scenarios._tape import Tape, TapeError
 
 __all__ = ["TARGETS", "RunOptions", "ScenarioResult", "run_scenario"]
 
@@ -48,6 +49,8 @@ class RunOptions:
     credentials: Mapping[str, str] = field(default_factory=dict, repr=False)  # twilio: TWILIO_*, CINTEL_*_BASE_URL
     hosting: Hosting = field(default_factory=Hosting)  # twilio: where the user hosts media
     work_dir: Path | None = None  # keep each scenario's files in work_dir/<name> (default: a temporary folder)
+    record_dir: Path | None = None  # record each command's traffic into record_dir/<name>/ (`--record DIR`)
+    replay_dir: Path | None = None  # target replay: the folder a recorded run wrote (`--cassettes DIR`)
 
 
 @dataclass
@@ -61,6 +64,12 @@ class ScenarioResult:
     elapsed_s: float
     error: str | None = None  # why the run stopped early (time up, a refused room, a target that cannot run it)
     work_dir: Path | None = None  # where its files were kept, if they were
+
+    @property
+    def skipped(self) -> bool:
+        """Nothing failed and nothing could be checked on this target: every expectation was skipped."""
+        verdicts = {o.verdict for o in self.outcomes}
+        return self.passed and verdicts == {"skip"}
 
     @property
     def passed(self) -> bool:
@@ -87,9 +96,11 @@ async def run_scenario(loaded: LoadedScenario, options: RunOptions) -> ScenarioR
                     steps, outcomes, error = await _run(loaded, api, work, options)
             elif options.target == "twilio":
                 steps, outcomes, error = await _run(loaded, _twilio_api(options.credentials), work, options)
+            elif options.target == "replay" and options.replay_dir is not None:
+                steps, outcomes, error = await _run(loaded, Api("replay", {}, ""), work, options)
             else:
                 raise StepFailed(f"target {options.target}: not supported here")
-        except (StepFailed, CintelError, httpx.HTTPError) as failure:
+        except (StepFailed, CintelError, httpx.HTTPError, TapeError) as failure:
             steps, outcomes, error = [], [], scrub_text(str(failure) or type(failure).__name__)
         kept = work if options.work_dir is not None else None
         return ScenarioResult(loaded.name, loaded.path, options.target, loaded.scenario.description, steps, outcomes,
@@ -129,6 +140,10 @@ async def _run(
 ) -> tuple[list[StepRecord], list[Outcome], str | None]:
     scenario = loaded.scenario
     ctx = RunContext(loaded, api, work, options.voices, options.hosting)
+    if options.target == "replay" and options.replay_dir is not None:
+        ctx.tape = Tape(options.replay_dir / loaded.name, replay=True)
+    elif options.record_dir is not None:
+        ctx.tape = Tape(options.record_dir / loaded.name, replay=False)
     runner = StepRunner(ctx)
     records: list[StepRecord] = []
     if scenario.mock and not api.on_mock:
@@ -148,7 +163,7 @@ async def _run(
                     records.append(await runner.run(index, step))
     except TimeoutError:
         error = f"timed out after {scenario.timeout_s:g} s (the scenario's timeout_s)"
-    except (StepFailed, CintelError, httpx.HTTPError) as failure:
+    except (StepFailed, CintelError, httpx.HTTPError, TapeError) as failure:
         error = scrub_text(str(failure) or type(failure).__name__)
     try:
         records += await _scheduled(scenario.steps, scheduled)
@@ -156,6 +171,8 @@ async def _run(
         seen = await _observe(ctx, runner)
         return records, evaluate(scenario.expect, seen), error
     finally:
+        if ctx.tape is not None:
+            ctx.tape.save()
         await ctx.aclose()
 
 
@@ -197,7 +214,11 @@ async def _observe(ctx: RunContext, runner: StepRunner) -> Observations:
             seen.alerts = (await ctx.control.get(f"{account}/alerts")).json()
         wanted = {p.item for p in ctx.scenario.expect.participants}
         sids = {k: i.transcript_sid for k, i in seen.items.items() if k in wanted and i.transcript_sid}
-        if sids:
+        if ctx.replaying:
+            seen.unavailable["participants"] = "a transcript's participants are read by the runner itself, not by a " \
+                "recorded command"  # fmt: skip
+            seen.unavailable["goodput"] = "a replay's time is not the API's"
+        elif sids:
             async with ctx.api.client() as client:
                 for key, sid in sids.items():
                     channel = (await client.fetch_transcript(sid)).channel or {}

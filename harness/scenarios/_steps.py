@@ -74,8 +74,10 @@ class StepRunner:
         self.ctx = ctx
         self.batches: dict[str, Batch] = {}
         self.skipped_items: dict[str, str] = {}  # customer key → why this target left it out
+        self._index = 0  # the step being run
 
     async def run(self, index: int, step: Step) -> StepRecord:
+        self._index = index
         try:
             if isinstance(step, SubmitStep):
                 return await self._submit(index, step)
@@ -99,11 +101,10 @@ class StepRunner:
 
     async def _service(self, index: int, step: ServiceStep) -> StepRecord:
         ctx = self.ctx
-        unique_name = step.unique_name or f"{ctx.loaded.name}-{step.name}"[:100]
-        async with ctx.api.client() as client:
-            service = await client.create_service(unique_name, auto_redaction=step.auto_redaction)
-        ctx.services[step.name] = service.sid
-        return StepRecord(index, f"service {step.name}", "done", f"created {service.sid}")
+        unique_name = step.unique_name or f"{ctx.loaded.name}-{step.name}"
+        sid = await ctx.make_service(step.name, unique_name, auto_redaction=step.auto_redaction)
+        ctx.services[step.name] = sid
+        return StepRecord(index, f"service {step.name}", "done", f"{'recorded' if ctx.replaying else 'created'} {sid}")
 
     async def configure(self, index: int, step: ConfigureStep) -> StepRecord:
         ctx = self.ctx
@@ -119,6 +120,8 @@ class StepRunner:
 
     async def _create(self, index: int, step: CreateStep) -> StepRecord:
         ctx = self.ctx
+        if ctx.replaying:
+            raise Skip("a create step is sent by the scenario runner itself, not by a recorded command")
         props: dict[str, Any] = {}
         if step.media is not None:
             props["media_url"] = await ctx.media_url(step.media)
@@ -153,7 +156,7 @@ class StepRunner:
         args = ["merge", "-o", str(output)]
         if step.room is not None:
             label = f"merge room {step.room}"
-            args += ["--room", ctx.room_sid(step.room), "--via", step.via]
+            args += ["--room", ctx.room_sid(step.room), "--via", step.via, *self._tape_args(index, "merge")]
             if step.channel1 is not None and step.channel2 is not None:
                 args += ["--channel1", ",".join(step.channel1), "--channel2", ",".join(step.channel2)]
         else:
@@ -192,6 +195,14 @@ class StepRunner:
     async def _submit(self, index: int, step: SubmitStep) -> StepRecord:
         batch = self.batches.get(step.batch)
         resume = batch is not None
+        if self.ctx.replaying and self._killed(step.batch):
+            why = (f"batch {step.batch!r} had its runner killed: the journal that left is not in a cassette, so its "
+                   "commands cannot be replayed")  # fmt: skip
+            for first in (s for s in self.ctx.scenario.steps if isinstance(s, SubmitStep) and s.batch == step.batch):
+                for item in first.items or []:
+                    self.skipped_items.update(dict.fromkeys(item.customer_keys(), why))
+                break
+            raise Skip(why)
         if batch is None:
             batch = await self._new_batch(step)
             if batch is None:
@@ -235,6 +246,7 @@ class StepRunner:
             args += ctx.hosting.submit_args()
         else:
             args += ["--media-dir", str(batch.media_dir)]
+        args += self._tape_args(self._index, "submit")
         kill, note = step.kill, ""
         if kill is not None and kill.after_created is not None and not ctx.api.on_mock:
             kill, note = None, f" (not killed: counting the transcripts made is for the mock: {MOCK_ONLY})"
@@ -245,8 +257,20 @@ class StepRunner:
         ctx = self.ctx
         folder = ctx.work / "batches" / step.batch
         folder.mkdir(parents=True, exist_ok=True)
-        service = await ctx.service_sid(step.service)
         media_dir = folder / "media"
+        if ctx.tape is not None and ctx.tape.replay:
+            manifest, rows, service = ctx.tape.batch(step.batch)
+            recorded = Batch(step.batch, manifest, folder / "journal.sqlite", folder / "results", media_dir, service)
+            recorded.rows = rows
+            return recorded
+        fresh = await self._fresh_batch(step, folder, media_dir)
+        if fresh is not None and ctx.tape is not None:
+            ctx.tape.keep_batch(step.batch, fresh.manifest, fresh.rows, fresh.service_sid)
+        return fresh
+
+    async def _fresh_batch(self, step: SubmitStep, folder: Path, media_dir: Path) -> Batch | None:
+        ctx = self.ctx
+        service = await ctx.service_sid(step.service)
         if step.manifest is not None:
             manifest = (ctx.loaded.directory / step.manifest).resolve()
             return Batch(step.batch, manifest, folder / "journal.sqlite", folder / "results", media_dir, service)
@@ -288,6 +312,16 @@ class StepRunner:
         return [{**row, "customer_key": key} for key in item.customer_keys()]
 
     # --- running cintel -------------------------------------------------------------------------------------------
+
+    def _tape_args(self, index: int, kind: str) -> list[str]:
+        """`--record FILE` or `--replay FILE` for step `index`'s command, when this run records or replays."""
+        tape = self.ctx.tape
+        if tape is None:
+            return []
+        return ["--replay" if tape.replay else "--record", str(tape.cassette(index, kind))]
+
+    def _killed(self, batch: str) -> bool:
+        return any(isinstance(s, SubmitStep) and s.batch == batch and s.kill for s in self.ctx.scenario.steps)
 
     async def _cintel(self, args: list[str]) -> tuple[int, str, str, float]:
         code, out, err, seconds, _ = await self._cintel_killed(args, None)
