@@ -9,8 +9,12 @@ Three hosts; each journals a *location* that holds no secret, and makes the URL 
   finds credentials, region and endpoint as usual (`AWS_PROFILE`, `AWS_ENDPOINT_URL`, …); the bucket's own region
   is read once, so the signature is for the region that serves it.
 - `DirectoryHost` (`--media-base-url URL` with `--media-dir DIR`): the file is written inside DIR, which the user
-  serves at URL (the URL holds no secret and is journaled as is). Before each create a ranged GET checks that the URL
-  serves the file's first bytes, so a wrong base URL fails early and says so, not in every transcript.
+  serves at URL (the URL holds no secret and is journaled as is). Before every create — a first run's too — a ranged
+  GET checks that the URL serves this very file (its first bytes and its size), so a wrong base URL is found before
+  Intelligence is sent it, not as a failed transcript. A server that does not answer *now* (unreachable, 5xx, 429)
+  leaves the row pending (`HostingError(transient=True)`); one that answers something definitive and wrong (a 404
+  for a file just written, another file, an HTML page) is `HostUnusable`: every row would fail alike, so the run
+  stops.
 - `MockHost` (the default against a mock): `PUT {base}/__mock__/media/{name}?ttl_s=` stores the file on the mock,
   which answers a signed URL. The signature is the mock's secret-derived credential: it stays in memory, and the
   journal holds the URL without its query. A resume that still needs the URL uploads the same file again under the
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import re
 import time
 from collections.abc import AsyncIterator
@@ -36,7 +41,7 @@ import httpx
 from harness._errors import CintelError
 from harness._redact import scrub_text
 
-FLAC_MAGIC = b"fLaC"
+PROBE_BYTES = 4096  # a FLAC's header (its STREAMINFO holds the audio's MD5) and then some
 CHUNK = 1 << 20
 MOCK_CONTROL_TOKEN_ENV = "CINTEL_MOCK_CONTROL_TOKEN"  # noqa: S105 — the variable's name (the mock's), not a secret
 S3_MULTIPART_THRESHOLD = 64 * 1024 * 1024
@@ -49,6 +54,16 @@ class HostingError(CintelError):
     def __init__(self, message: str, *, transient: bool = False) -> None:
         super().__init__(scrub_text(message))
         self.transient = transient
+
+
+class HostUnusable(HostingError):
+    """The host answered, definitively, that it does not serve the merged files where we send Intelligence: no merge
+    row can be sent through it, so the run stops (nothing is marked failed; fix the option, run again)."""
+
+    hint = (
+        "the rows to merge were not sent and stay pending (what was done is kept): fix --media-base-url (the URL "
+        "at which --media-dir is served) or --media-dir, and run the same command again"
+    )
 
 
 @dataclass(frozen=True)
@@ -207,22 +222,39 @@ class DirectoryHost(_HttpHost):
     async def put(self, path: Path, name: str) -> Hosted:
         if path != self.media_dir / name:
             raise HostingError(f"{path} is not {name} inside the served directory {self.media_dir}")
-        url = f"{self.base_url}/{quote(name)}"
-        return Hosted(url, url)  # the file is already where the server serves it
+        # The file is already where the server serves it; no URL yet: `url` checks that it is served before a create.
+        return Hosted(f"{self.base_url}/{quote(name)}")
 
     async def url(self, location: str, path: Path, name: str) -> str:
         """The file's URL under the base URL given to this run (it may differ from the journaled location, if the
-        user moved the server), once a ranged GET shows it serves this file's first bytes."""
-        location = f"{self.base_url}/{quote(name)}"
+        user moved the server), once a ranged GET shows that it serves this file: its first bytes, and its size
+        where the answer says it (Content-Range, else Content-Length). See the module docstring for the errors."""
+        url = f"{self.base_url}/{quote(name)}"
+        shown = urlsplit(url)._replace(query="", fragment="").geturl()
+        expected, size = await asyncio.to_thread(_head_and_size, path, PROBE_BYTES)
         try:
-            answer = await self._http.get(location, headers={"Range": "bytes=0-3"})
+            headers = {"Range": f"bytes=0-{len(expected) - 1}"}
+            async with self._http.stream("GET", url, headers=headers, follow_redirects=True) as answer:
+                status = answer.status_code
+                got = await _first_bytes(answer, len(expected)) if status in (200, 206) else b""
+                length = _whole_length(answer)
         except httpx.HTTPError as error:
-            raise HostingError(f"{location}: not reachable ({type(error).__name__}): is {self.media_dir} served at "
+            raise HostingError(f"{shown}: not reachable ({type(error).__name__}): is {self.media_dir} served at "
                                f"{self.base_url}?", transient=True) from None  # fmt: skip
-        if answer.status_code not in (200, 206) or not answer.content.startswith(FLAC_MAGIC):
-            what = f"HTTP {answer.status_code}" if answer.status_code not in (200, 206) else "not the merged file"
-            raise HostingError(f"{location}: {what}: is {self.media_dir} served at {self.base_url}?", transient=True)
-        return location
+        if status >= 500 or status in (408, 425, 429):  # the server is there but not ready: try again later
+            raise HostingError(f"{shown}: HTTP {status} from the server of {self.media_dir}", transient=True)
+        if status in (401, 403):  # served, but not to anyone: Intelligence fetches without credentials
+            raise HostUnusable(f"{shown}: HTTP {status}: the server refuses {path.name} (it must serve it to anyone; "
+                               f"merged files are readable by others only where {self.media_dir} is: chmod it, e.g. "
+                               "755, if the web server runs as another user)")  # fmt: skip
+        if status not in (200, 206):
+            raise HostUnusable(f"{shown}: HTTP {status}, though {path.name} is in {self.media_dir}: that directory "
+                               f"is not served at {self.base_url}")  # fmt: skip
+        if got != expected or (length is not None and length != size):
+            what = f"{length} bytes, not {size}" if got == expected else "its first bytes differ"
+            raise HostUnusable(f"{shown}: HTTP {status}, but not the merged file {path.name} ({what}): "
+                               f"{self.media_dir} is not served at {self.base_url}")  # fmt: skip
+        return url
 
 
 class MockHost(_HttpHost):
@@ -278,6 +310,34 @@ class MockHost(_HttpHost):
         hosted = await self.put(path, name)
         assert hosted.url is not None
         return hosted.url
+
+
+def _head_and_size(path: Path, limit: int) -> tuple[bytes, int]:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(limit), os.fstat(handle.fileno()).st_size
+    except OSError as error:
+        raise HostingError(f"{path}: cannot read the merged file: {error.strerror or error}") from None
+
+
+async def _first_bytes(answer: httpx.Response, limit: int) -> bytes:
+    """Up to `limit` bytes of the body (a server that ignores Range sends the whole file: not all of it read)."""
+    got = b""
+    async for chunk in answer.aiter_bytes():
+        got += chunk
+        if len(got) >= limit:
+            break
+    return got[:limit]
+
+
+def _whole_length(answer: httpx.Response) -> int | None:
+    """The served file's size, where the answer says it: a 206's Content-Range total, a plain 200's Content-Length
+    (not a compressed one's: that is the compressed size)."""
+    if answer.status_code == 206:
+        total = answer.headers.get("Content-Range", "").rpartition("/")[2].strip()
+        return int(total) if total.isdigit() else None
+    length = answer.headers.get("Content-Length", "")
+    return int(length) if length.isdigit() and "Content-Encoding" not in answer.headers else None
 
 
 async def _chunks(path: Path) -> AsyncIterator[bytes]:

@@ -69,33 +69,19 @@ def assign_tracks(spec: MergeSpec, files: Sequence[Path]) -> Assignment:
     return Assignment(placed[1], placed[2], _participants(placed, given))
 
 
-def chosen_identities(spec: MergeSpec) -> list[str] | None:
-    """The identities to download when the row names both channels' participants (None: everyone's audio)."""
-    named: dict[int, list[str]] = {}
-    for entry in spec.participants:
-        if "identity" in entry:
-            value = entry["identity"]
-            named[entry["channel_participant"]] = value if isinstance(value, list) else [value]
-    return [who for channel in sorted(named) for who in named[channel]] if len(named) == 2 else None
-
-
-def assign_room(spec: MergeSpec, tracks: Sequence[RoomTrackLike]) -> Assignment:
-    """Put a room's participants on channels: the row's identity mapping, the rest (or all) in join order."""
+def room_channels(spec: MergeSpec, joined: Sequence[str]) -> dict[str, int]:
+    """The channel of each participant to merge, given the room's participants with audio in join order (their
+    identities, or SIDs for those without one): the row's mapping, the rest in join order. Those left out (a silent
+    supervisor, a recording bot, when the row maps both channels) are not in the answer, so they need not be
+    downloaded. `AssignmentError` when the room cannot fill exactly two channels so."""
     room = spec.room_sid or "the room"
-    groups: dict[str, list[RoomTrackLike]] = {}
-    for track in tracks:
-        groups.setdefault(track.identity or track.participant_sid, []).append(track)
-    joined = sorted(groups, key=lambda who: (min(t.offset_s for t in groups[who]), who))
     named: dict[str, int] = {}
-    given: dict[int, Mapping[str, Any]] = {}
     for entry in spec.participants:
-        channel = entry["channel_participant"]
-        given[channel] = {k: v for k, v in entry.items() if k != "identity"}
         if "identity" in entry:
             ids = entry["identity"] if isinstance(entry["identity"], list) else [entry["identity"]]
-            named.update(dict.fromkeys(ids, channel))
+            named.update(dict.fromkeys(ids, entry["channel_participant"]))
     everyone = ", ".join(joined) or "none"
-    absent = [who for who in named if who not in groups]
+    absent = [who for who in named if who not in joined]
     if absent:
         raise AssignmentError(f"{room} has no participant with audio whose identity is {absent[0]!r} "
                               f"(its participants with audio: {everyone})")  # fmt: skip
@@ -116,8 +102,19 @@ def assign_room(spec: MergeSpec, tracks: Sequence[RoomTrackLike]) -> Assignment:
     if empty:
         raise AssignmentError(f"{room} has {len(joined)} participant(s) with audio ({everyone}): nobody for channel "
                               f"{empty[0]} (a merge needs one per channel)")  # fmt: skip
+    return {who: named[who] for who in joined if who in named}
+
+
+def assign_room(spec: MergeSpec, tracks: Sequence[RoomTrackLike]) -> Assignment:
+    """Put a room's downloaded tracks on channels (`room_channels`; join order here is by the tracks' offsets)."""
+    groups: dict[str, list[RoomTrackLike]] = {}
+    for track in tracks:
+        groups.setdefault(track.identity or track.participant_sid, []).append(track)
+    joined = sorted(groups, key=lambda who: (min(t.offset_s for t in groups[who]), who))
+    channels = room_channels(spec, joined)
+    given = {e["channel_participant"]: {k: v for k, v in e.items() if k != "identity"} for e in spec.participants}
     placed = {
-        c: tuple(Source(Path(t.path), t.offset_s, who) for who in joined if named.get(who) == c for t in groups[who])
+        c: tuple(Source(Path(t.path), t.offset_s, who) for who in joined if channels.get(who) == c for t in groups[who])
         for c in (1, 2)
     }
     return Assignment(placed[1], placed[2], _participants(placed, given))

@@ -11,6 +11,15 @@ the create, so a crash after the create is reconciled by CustomerKey as for any 
 Merging is CPU-bound: it runs in a daemon thread (numpy and libsndfile release the GIL, so the event loop and the
 other items keep flowing), at most `merge_workers` at a time; an interrupted run does not wait for a merge to end
 (a partial file is `*.part`, replaced on the next try). Downloads (track URLs, a room's recordings) are bounded too.
+
+Only what will be merged is downloaded: a room's participants with audio are listed and mapped onto the channels
+first (a room the row cannot map fails before any download). An item's downloads are removed once it is merged, and
+when it fails or is deferred (the next try downloads again).
+
+The audio is PHI: every directory made for merged files or downloads is 0700 and every file 0600 — except in a
+directory the user serves (`DirectoryHost`, `--media-dir` with `--media-base-url`), whose mode is theirs: a batch's
+directory made in it takes its mode (less group/other write), so their web server can reach in, and a merged file is
+0600 plus read for group and others where the directory lets them in (0644 in a 0755 directory, 0640 in 0750).
 """
 
 from __future__ import annotations
@@ -31,10 +40,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from harness._errors import CintelError
-from harness._hosting import Host, HostingError, merged_name
+from harness._hosting import DirectoryHost, Host, HostingError, HostUnusable, merged_name
 from harness._journal import Journal
 from harness._manifest import ManifestItem
-from harness._merge_assign import Assignment, AssignmentError, assign_room, assign_tracks, chosen_identities
+from harness._merge_assign import Assignment, AssignmentError, assign_room, assign_tracks, room_channels
 from harness._merge_rows import MergeSpec
 from harness._redact import scrub_text, scrub_url
 
@@ -42,6 +51,7 @@ T = TypeVar("T")
 AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".mp3", ".ogg", ".mka", ".mkv", ".webm", ".mp4", ".m4a"})
 DOWNLOADS = 4  # track downloads at a time (each room download is bounded by harness.media too)
 RunBlocking = Callable[..., Awaitable[Any]]
+PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
 
 
 class PrepareFailed(CintelError):
@@ -83,7 +93,7 @@ class MediaOptions:
     """How merge rows are prepared: where merged files go and are hosted, and the bounds on the work."""
 
     host: Host
-    media_dir: Path  # merged files are written to media_dir/<batch id>/<name>.flac (with media_dir's own mode)
+    media_dir: Path  # merged files are written to media_dir/<batch id>/<name>.flac (private unless served)
     work_dir: Path | None = None  # private: downloaded tracks until their merge (default media_dir/.tracks)
     merge_workers: int = 2
     rate: int = 16_000
@@ -92,8 +102,9 @@ class MediaOptions:
     transport: httpx.AsyncBaseTransport | None = None  # for track URLs (tests)
 
 
-def merge_to_file(assignment: Assignment, output: Path, rate: int) -> tuple[str, int]:
-    """Merge, verify and hash, in the calling (worker) thread; the file appears under `output` only when complete."""
+def merge_to_file(assignment: Assignment, output: Path, rate: int, mode: int = PRIVATE_FILE) -> tuple[str, int]:
+    """Merge, verify and hash, in the calling (worker) thread; the file appears under `output` only when complete,
+    with `mode`."""
     from harness.media import MergeError, Track, plan, verify, write
 
     for stale in output.parent.glob(f"{output.name}.*.part"):  # an interrupted earlier try
@@ -106,7 +117,7 @@ def merge_to_file(assignment: Assignment, output: Path, rate: int) -> tuple[str,
         if not check.ok:
             raise MergeError("the merged file failed verification: " + "; ".join(check.problems))
         digest, size = file_digest(part)
-        part.chmod(output.parent.stat().st_mode & 0o666)  # the directory's own privacy (0600 unless served)
+        part.chmod(mode)
         os.replace(part, output)
     finally:
         part.unlink(missing_ok=True)
@@ -139,6 +150,7 @@ class MediaPreparer:
         self.options = options
         self.batch_dir = options.media_dir / batch_id
         self.work_dir = options.work_dir or options.media_dir / ".tracks"
+        self.served = isinstance(options.host, DirectoryHost)  # media_dir is the user's, served by their server
         self._merges = asyncio.Semaphore(max(1, options.merge_workers))
         self._downloads = asyncio.Semaphore(DOWNLOADS)
         self._http: httpx.AsyncClient | None = None
@@ -149,10 +161,13 @@ class MediaPreparer:
         if self._http is not None:
             await self._http.aclose()
         await self.options.host.aclose()
+        with contextlib.suppress(OSError):  # every item's downloads are gone: so is their directory, if it is empty
+            self.work_dir.rmdir()
 
     async def prepare(self, item: ManifestItem) -> dict[str, Any]:
-        """The Channel to create `item`'s transcript with; `PrepareFailed` / `PrepareDeferred` / the Video API's
-        errors (`TwilioApiError`, for the runner to tell the account's from the row's) otherwise."""
+        """The Channel to create `item`'s transcript with; `PrepareFailed` / `PrepareDeferred` / `HostUnusable` (the
+        run stops) / the Video API's errors (`TwilioApiError`, for the runner to tell the account's from the row's)
+        otherwise."""
         assert item.merge is not None
         key, host = item.customer_key, self.options.host
         name = f"{self.batch_dir.name}/{merged_name(key)}"
@@ -178,43 +193,64 @@ class MediaPreparer:
                 url = placed.url if placed.url is not None else await host.url(placed.location, path, name)
             else:
                 url = await host.url(hosted, path, name)
+        except HostUnusable:  # every row would fail alike: the runner stops the run
+            raise
         except HostingError as error:
             raise (PrepareDeferred if error.transient else PrepareFailed)(str(error)) from None
         return {"media_properties": {"media_url": url}, **channel}
 
     async def _merge(self, item: ManifestItem, spec: MergeSpec, path: Path) -> dict[str, Any]:
-        work = self.work_dir / path.stem  # downloads for this item, removed after the merge
+        work = self.work_dir / path.stem  # this item's downloads: removed once merged, failed or deferred
         try:
-            if spec.room_sid is not None:
-                chosen = chosen_identities(spec)
-                assignment = assign_room(spec, await self._room_tracks(spec.room_sid, work, chosen))
-            else:
-                files = [await self._track_file(t.source, t.is_url, work, t.index) for t in spec.tracks]
-                assignment = assign_tracks(spec, files)
-        except AssignmentError as error:
-            raise PrepareFailed(str(error)) from None
-        channel = {"participants": list(assignment.participants)}
-        await self.options.run_blocking(_make_dir, path.parent, self.options.media_dir)
-        async with self._merges:
-            self.journal.begin_merge(item.customer_key)
             try:
-                digest, size = await self.options.run_blocking(merge_to_file, assignment, path, self.options.rate)
-            except OSError as error:  # the media directory: full, unwritable…
-                raise PrepareDeferred(f"cannot write {path}: {error.strerror or error}") from None
-            except CintelError as error:  # MergeError: a track that cannot be decoded, a failed verification
-                raise PrepareFailed(scrub_text(str(error))) from None
+                if spec.room_sid is not None:
+                    assignment = assign_room(spec, await self._room_tracks(spec, spec.room_sid, work))
+                else:
+                    files = [await self._track_file(t.source, t.is_url, work, t.index) for t in spec.tracks]
+                    assignment = assign_tracks(spec, files)
+            except AssignmentError as error:
+                raise PrepareFailed(str(error)) from None
+            channel = {"participants": list(assignment.participants)}
+            dir_mode, file_mode = self._modes()
+            await self.options.run_blocking(make_dirs, path.parent, dir_mode)
+            async with self._merges:
+                self.journal.begin_merge(item.customer_key)
+                try:
+                    merge = (merge_to_file, assignment, path, self.options.rate, file_mode)
+                    digest, size = await self.options.run_blocking(*merge)
+                except OSError as error:  # the media directory: full, unwritable…
+                    raise PrepareDeferred(f"cannot write {path}: {error.strerror or error}") from None
+                except CintelError as error:  # MergeError: a track that cannot be decoded, a failed verification
+                    raise PrepareFailed(scrub_text(str(error))) from None
+        finally:
+            await self.options.run_blocking(shutil.rmtree, work, True)
         self.journal.mark_merged(item.customer_key, path, digest, size, channel)
         self.merged += 1
-        await self.options.run_blocking(shutil.rmtree, work, True)
         return channel
 
-    async def _room_tracks(self, room_sid: str, work: Path, chosen: list[str] | None) -> list[Any]:
-        from harness.media import MergeError, RoomNotReady, download_room_tracks
+    def _modes(self) -> tuple[int, int]:
+        """Modes for a batch directory and a merged file (module docstring): private, unless media_dir is served."""
+        if not self.served:
+            return PRIVATE_DIR, PRIVATE_FILE
+        try:
+            served = self.options.media_dir.stat().st_mode & 0o755
+        except OSError as error:
+            raise PrepareDeferred(f"{self.options.media_dir}: {error.strerror or error}") from None
+        readable = (0o040 if served & 0o050 else 0) | (0o004 if served & 0o005 else 0)
+        return served | PRIVATE_DIR, PRIVATE_FILE | readable
+
+    async def _room_tracks(self, spec: MergeSpec, room_sid: str, work: Path) -> list[Any]:
+        """The room's tracks of the participants to merge: the channels are decided from its participant list
+        first, so a room the row cannot map fails before any download, and nobody left out is downloaded."""
+        from harness.media import MergeError, RoomNotReady, download_room_tracks, participants_with_audio
 
         if self.options.video is None:
             raise PrepareFailed("room_sid rows need the Video API (no Video client configured)")
         try:
             async with self._downloads, self.options.video() as video:
+                people = await participants_with_audio(video, room_sid)
+                chosen = list(room_channels(spec, list(dict.fromkeys(p.identity or p.sid for p in people))))
+                await self.options.run_blocking(make_dirs, work, PRIVATE_DIR)
                 return list(await download_room_tracks(video, room_sid, work, participants=chosen))
         except RoomNotReady as error:
             raise PrepareDeferred(str(error)) from None
@@ -232,7 +268,7 @@ class MediaPreparer:
             self._http = httpx.AsyncClient(transport=self.options.transport, follow_redirects=True,
                                            timeout=httpx.Timeout(300.0, connect=10.0))  # fmt: skip
         shown = scrub_url(source)
-        await self.options.run_blocking(_make_dir, work, None)
+        await self.options.run_blocking(make_dirs, work, PRIVATE_DIR)
         async with self._downloads:
             try:
                 async with self._http.stream("GET", source) as answer:
@@ -242,20 +278,22 @@ class MediaPreparer:
                         raise (PrepareDeferred if later else PrepareFailed)(
                             f"tracks[{index}].url {shown}: HTTP {status}"
                         )
-                    with target.open("wb") as handle:
+                    target.unlink(missing_ok=True)  # an earlier try's: made again, private
+                    with os.fdopen(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE), "wb") as out:
                         async for chunk in answer.aiter_bytes(1 << 20):
-                            handle.write(chunk)
+                            out.write(chunk)
             except httpx.HTTPError as error:
                 raise PrepareDeferred(f"tracks[{index}].url {shown}: {type(error).__name__}") from None
         return target
 
 
-def _make_dir(path: Path, like: Path | None) -> None:
-    """`path` with the mode of `like` (a served media directory stays readable by its server), else owner-only."""
-    mode = like.stat().st_mode & 0o777 if like is not None and like.is_dir() else 0o700
+def make_dirs(path: Path, mode: int) -> None:
+    """`path` and every missing parent with `mode` exactly (whatever the umask: mkdir(parents=True) would give the
+    parents the umask's mode, and mkdir(mode) is masked by it)."""
     missing = []
-    while not path.exists():  # every directory made gets the mode (mkdir(parents=True) gives parents the umask's)
+    while not path.exists():
         missing.append(path)
         path = path.parent
     for directory in reversed(missing):
         directory.mkdir(mode=mode, exist_ok=True)
+        directory.chmod(mode)

@@ -6,6 +6,11 @@ A row whose preparation fails for its own reasons (a file that cannot be decoded
 room without audio) is `failed` with the reason; one that cannot be prepared *now* (a host or a download that did
 not answer, a room not ended yet) stays `pending` with the reason and is tried again on the next round or run. A
 Video API error that is the account's (credentials, permissions) stops the run like any account error.
+
+A host that answers, definitively, that it does not serve the merged files (`HostUnusable`: a served directory's URL
+that answers 404 for a file just written, or another file) would fail every merge row alike: the row stays pending,
+no other merge row is prepared, and once the rows in preparation are settled the run stops with that error (exit 2,
+the URL and the directory named) — the plain rows sent so far are journaled as usual, nothing is marked failed.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 from harness._errors import CintelError, TwilioApiError
+from harness._hosting import HostUnusable
 from harness._manifest import ManifestItem
 from harness._rooms import MediaPreparer, PrepareDeferred, PrepareFailed
 from harness._runner_checks import account_block
@@ -34,18 +40,25 @@ class MergeRows:
         self.preparer = MediaPreparer(runner.journal, media, runner.journal.batch_id) if media is not None else None
         self._slots = asyncio.Semaphore(PREPARE_BACKLOG)
         self._tasks: set[asyncio.Task[None]] = set()
+        self.stopped: HostUnusable | None = None  # the host cannot serve merged files: no more merge rows this run
 
     async def start(self, item: ManifestItem, queue: asyncio.Queue[ManifestItem | None]) -> None:
-        """Begin preparing `item` (waits while `PREPARE_BACKLOG` rows are in preparation)."""
+        """Begin preparing `item` (waits while `PREPARE_BACKLOG` rows are in preparation); not once stopped (it stays
+        pending)."""
+        if self.stopped is not None:
+            return
         await self._slots.acquire()
         task = asyncio.create_task(self._prepare_then_queue(item, queue))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def drain(self) -> None:
-        """Wait for every row in preparation to be queued or recorded."""
+        """Wait for every row in preparation to be queued or recorded; then raise `HostUnusable` if the host turned
+        out not to serve merged files (the runner's round ends on it, then the run)."""
         while self._tasks:
             await asyncio.gather(*self._tasks)
+        if self.stopped is not None:
+            raise self.stopped
 
     async def cancel(self) -> None:
         for task in list(self._tasks):
@@ -65,6 +78,10 @@ class MergeRows:
                 channel = await self.preparer.prepare(item)
             except PrepareFailed as error:
                 self._failed(item, str(error))
+                return
+            except HostUnusable as error:  # not this row's fault: every row would fail alike
+                r.journal.mark_pending(key, str(error))
+                self.stopped = self.stopped or error
                 return
             except TwilioApiError as error:  # the Video API's answer
                 blocked = account_block(error, r, on_service=False)

@@ -24,7 +24,7 @@ from harness._hosting import MOCK_CONTROL_TOKEN_ENV, DirectoryHost, Host, Hostin
 from harness._journal import Journal, fingerprint
 from harness._manifest import ManifestScan, scan_manifest
 from harness._progress import ProgressView
-from harness._rooms import MediaOptions
+from harness._rooms import PRIVATE_DIR, MediaOptions, make_dirs
 from harness._runner import BatchRunner, RunnerOptions, Summary
 from harness._runner_checks import startup
 from harness._service_hook import pending_restore, repoint, restore
@@ -196,7 +196,7 @@ async def _media(args: argparse.Namespace, credentials: Credentials, journal: Pa
         try:
             await host.check()
             if not args.media_base_url:  # our own directory: private (a served one keeps its mode)
-                media_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # noqa: ASYNC240 — once, before the run
+                make_dirs(media_dir, PRIVATE_DIR)  # and its missing parents, 0700 whatever the umask
         except BaseException:
             await host.aclose()
             raise

@@ -13,7 +13,8 @@ Where the offsets come from (twilio-wire.md §6):
   recording: its container start time, read from the first 256 KiB of the recording's media (a Range request), with
   the same date fallbacks.
 
-Tracks are ordered by the participant's join time (then SID, then offset).
+Tracks are ordered by the participant's join time (then SID, then offset). The audio is PHI: directories this
+makes are 0700 and the downloaded files 0600 (an existing `directory` keeps its mode).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from harness.media._decode import MergeError, container_start
 from harness.media._video import VideoClient
 from harness.media._video_models import Composition, Participant, Recording, Room
 
+PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
 HEAD_BYTES = 256 * 1024  # enough for a track recording's header and first cluster (its first timestamp)
 logger = logging.getLogger("harness.media")
 Via = Literal["recordings", "compositions"]
@@ -82,7 +84,7 @@ async def download_room_tracks(
         recordings = [r for r in recordings if _chosen(r.participant_sid or "", everyone, wanted)]
     if not recordings:
         raise MergeError(f"room {room_sid} has no completed audio recordings: nothing to merge")
-    directory.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - one mkdir before the downloads, not a loop
+    await asyncio.to_thread(_private_dirs, directory)
     limit = asyncio.Semaphore(max(1, concurrency))
 
     async def bounded(job: Awaitable[RoomTrack]) -> RoomTrack:
@@ -166,6 +168,7 @@ async def _recording_track(
     participant_sid = recording.participant_sid or ""
     path = directory / f"{participant_sid or 'PA'}_{recording.sid}.{recording.container_format or 'mka'}"
     await video.download(await video.recording_media_url(recording.sid), path)
+    path.chmod(PRIVATE_FILE)  # before anything reads it (the download wrote it with the umask's mode)
     offset = await asyncio.to_thread(container_start, path)
     if offset is None:
         offset = _date_offset(room, recording, participants.get(participant_sid))
@@ -196,6 +199,7 @@ async def _composition_track(
         raise MergeError(f"composition {composition.sid} of participant {participant_sid} is {composition.status}")
     path = directory / f"{participant_sid}_{composition.sid}.{composition.format or 'mp4'}"
     await video.download(await video.composition_media_url(composition.sid), path)
+    path.chmod(PRIVATE_FILE)  # before anything reads it (the download wrote it with the umask's mode)
     # The composition starts at the participant's first recorded media (the initial gap is always trimmed).
     return RoomTrack(participant_sid, _identity(participant, participant_sid), path, min(offsets))
 
@@ -221,6 +225,17 @@ def _date_offset(room: Room, recording: Recording, participant: Participant | No
             logger.warning("recording %s carries no start time: placed by its dates (1 s resolution)", recording.sid)
             return max(0.0, (moment - room_start).total_seconds())
     raise MergeError(f"recording {recording.sid}: no start time in its file and no dates to place it by")
+
+
+def _private_dirs(directory: Path) -> None:
+    """`directory` and its missing parents, 0700 whatever the umask (mkdir(parents=True) gives parents its mode)."""
+    missing = []
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    for made in reversed(missing):
+        made.mkdir(mode=PRIVATE_DIR, exist_ok=True)
+        made.chmod(PRIVATE_DIR)
 
 
 def _identity(participant: Participant | None, participant_sid: str) -> str:

@@ -1,10 +1,11 @@
 """The three hosts for merged audio, each against a real server on loopback: S3 (moto's server: upload once, sign
 again without uploading), the mock's media host (signed by the mock; a new run must upload again), and a directory
-the user serves (checked by a ranged GET before it is used). What is journaled (`location`) never holds a secret."""
+the user serves (checked by a ranged GET before each create: a wrong URL is definitive, a server that does not answer
+now is not). What is journaled (`location`) never holds a secret."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import boto3
@@ -14,7 +15,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from moto.server import ThreadedMotoServer
 
-from harness._hosting import DirectoryHost, HostingError, MockHost, S3Host, merged_name, parse_s3_url
+from harness._hosting import DirectoryHost, HostingError, HostUnusable, MockHost, S3Host, merged_name, parse_s3_url
 from mock_server import MockConfig, RunningMock, serve
 
 BUCKET = "merged-calls"
@@ -166,19 +167,87 @@ async def test_a_served_directory_is_used_once_a_ranged_get_shows_the_file(serve
     host = DirectoryHost(base, root)
     await host.check()
     hosted = await host.put(path, NAME)
-    assert hosted.location == hosted.url == f"{base}/{NAME}"
+    assert hosted.location == f"{base}/{NAME}"
+    assert hosted.url is None  # no URL without the check: a first run's create waits for `url` too
     assert await host.url(hosted.location, path, NAME) == hosted.location
     moved = "https://old-server.example/calls/" + NAME  # journaled by an earlier run served elsewhere
     assert await host.url(moved, path, NAME) == hosted.location  # this run's base URL is the one used
-    wrong = DirectoryHost(base + "/elsewhere", root)
-    with pytest.raises(HostingError, match=r"HTTP 404: is .* served at") as caught:
-        await wrong.url((await wrong.put(path, NAME)).location, path, NAME)
-    assert caught.value.transient
-    path.write_bytes(b"<html>not audio</html>")
-    with pytest.raises(HostingError, match="not the merged file"):
-        await host.url(hosted.location, path, NAME)
     await host.aclose()
+
+
+async def test_a_wrong_base_url_is_definitive_and_names_the_url_and_the_directory(served: tuple[str, Path]) -> None:
+    base, root = served
+    path = root / NAME
+    path.parent.mkdir(parents=True)
+    path.write_bytes(FLAC)
+    wrong = DirectoryHost(base + "/elsewhere", root)
+    with pytest.raises(HostUnusable) as caught:
+        await wrong.url((await wrong.put(path, NAME)).location, path, NAME)
+    assert not caught.value.transient
+    assert str(caught.value) == (f"{base}/elsewhere/{NAME}: HTTP 404, though {path.name} is in {root}: that "
+                                 f"directory is not served at {base}/elsewhere")  # fmt: skip
     await wrong.aclose()
+    host = DirectoryHost(base, root)
+    (root / "index.flac").write_bytes(b"<html>an index page, served for any path</html>")
+    with pytest.raises(HostUnusable, match=r"not the merged file call_1-\w+\.flac \(its first bytes differ\)"):
+        await host.url(f"{base}/index.flac", path, "index.flac")
+    await host.aclose()
+
+
+async def test_the_served_file_must_be_the_whole_merged_file(served: tuple[str, Path], tmp_path: Path) -> None:
+    """The same first bytes are not enough: a file cut short (a copy still being synced) is refused by its size."""
+    base, root = served
+    path = tmp_path / "merged.flac"
+    path.write_bytes(FLAC)
+    (root / "b").mkdir()
+    (root / "b" / "x.flac").write_bytes(FLAC[:5000])
+    host = DirectoryHost(base, root)
+    with pytest.raises(HostUnusable, match="5000 bytes, not 10244"):
+        await host.url(f"{base}/b/x.flac", path, "b/x.flac")
+    await host.aclose()
+
+
+@pytest.mark.parametrize(
+    ("answer", "accepted"),
+    [(lambda: httpx.Response(200, content=FLAC), True),  # a server that ignores Range: the whole file
+     (lambda: httpx.Response(200, content=FLAC + b"more"), False),
+     (lambda: httpx.Response(206, content=FLAC[:4096], headers={"Content-Range": "bytes 0-4095/*"}), True)],
+)  # fmt: skip
+async def test_a_plain_200_or_a_206_of_unknown_size_is_checked_by_what_it_says(
+    merged: Path, answer: Callable[[], httpx.Response], accepted: bool
+) -> None:
+    host = DirectoryHost("https://files.example/calls", merged.parents[1],
+                         transport=httpx.MockTransport(lambda request: answer()))  # fmt: skip
+    if accepted:
+        assert await host.url("", merged, NAME) == f"https://files.example/calls/{NAME}"
+    else:
+        with pytest.raises(HostUnusable, match="10248 bytes, not 10244"):
+            await host.url("", merged, NAME)
+    await host.aclose()
+
+
+async def test_a_server_that_refuses_the_file_says_it_must_be_readable_by_anyone(merged: Path) -> None:
+    transport = httpx.MockTransport(lambda request: httpx.Response(403, text="Forbidden"))
+    host = DirectoryHost("https://files.example/calls", merged.parents[1], transport=transport)
+    with pytest.raises(HostUnusable, match=r"HTTP 403: the server refuses call_1-\w+\.flac .* chmod it"):
+        await host.url("", merged, NAME)
+    await host.aclose()
+
+
+@pytest.mark.parametrize("answer", [503, 429, 408, "refused"])
+async def test_a_server_that_does_not_answer_now_is_worth_trying_again(merged: Path, answer: int | str) -> None:
+    def handle(request: httpx.Request) -> httpx.Response:
+        if answer == "refused":
+            raise httpx.ConnectError("Connection refused", request=request)
+        return httpx.Response(int(answer))
+
+    host = DirectoryHost("https://files.example/calls", merged.parents[1], transport=httpx.MockTransport(handle))
+    with pytest.raises(HostingError) as caught:
+        await host.url("", merged, NAME)
+    assert caught.value.transient
+    assert not isinstance(caught.value, HostUnusable)
+    assert f"https://files.example/calls/{NAME}" in str(caught.value)
+    await host.aclose()
 
 
 @pytest.mark.parametrize(

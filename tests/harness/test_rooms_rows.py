@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness._manifest import ManifestError, ManifestItem, Reject, read_manifest, scan_manifest
-from harness._merge_assign import AssignmentError, assign_room, assign_tracks, chosen_identities
+from harness._merge_assign import AssignmentError, assign_room, assign_tracks, room_channels
 from harness._merge_rows import MergeSpec, parse_merge_participants
 
 ROOM = "RM" + "c" * 32
@@ -350,8 +350,37 @@ def test_a_room_that_cannot_fill_two_channels_says_why(
 
 def test_a_room_mapping_of_both_channels_leaves_the_other_participants_out() -> None:
     spec = room_spec([{"identity": "alice", "channel_participant": 2}, {"identity": "bob", "channel_participant": 1}])
-    assert chosen_identities(spec) == ["bob", "alice"]  # only theirs are downloaded
+    assert room_channels(spec, ["bob", "recorder-bot", "alice"]) == {"bob": 1, "alice": 2}  # only theirs downloaded
     placed = assign_room(spec, room(("bob", 0.0), ("recorder-bot", 0.1), ("alice", 2.0)))
     assert [s.identity for s in placed.channel1 + placed.channel2] == ["bob", "alice"]
-    assert chosen_identities(room_spec([{"identity": "bob", "channel_participant": 1}])) is None
-    assert chosen_identities(room_spec()) is None
+
+
+@pytest.mark.parametrize(
+    ("mapping", "joined", "chosen"),
+    [
+        ([], ["bob", "alice"], {"bob": 1, "alice": 2}),
+        ([{"identity": "bob", "channel_participant": 2}], ["bob", "alice"], {"bob": 2, "alice": 1}),
+        ([{"identity": ["bob", "sup"], "channel_participant": 1}], ["bob", "alice", "sup"],
+         {"bob": 1, "alice": 2, "sup": 1}),
+        ([], ["bob", "alice", "sup"], None),  # three without a mapping: refused before any download
+        ([{"identity": "bob", "channel_participant": 1}], ["bob", "alice", "sup"], None),
+        ([{"identity": "carol", "channel_participant": 1}], ["bob", "alice"], None),
+    ],
+)  # fmt: skip
+def test_the_participants_to_download_are_decided_from_the_participant_list(
+    mapping: list[dict[str, Any]], joined: list[str], chosen: dict[str, int] | None
+) -> None:
+    """The same rules as for the downloaded tracks (`assign_room`): what `room_channels` refuses, `assign_room`
+    refuses too, so a row that cannot be mapped fails before anything is downloaded."""
+    spec = room_spec(mapping)
+    people = room(*((who, float(i)) for i, who in enumerate(joined)))
+    if chosen is None:
+        with pytest.raises(AssignmentError) as before:
+            room_channels(spec, joined)
+        with pytest.raises(AssignmentError) as after:
+            assign_room(spec, people)
+        assert str(before.value) == str(after.value)
+        return
+    assert room_channels(spec, joined) == chosen
+    placed = assign_room(spec, people)
+    assert {s.identity: c for c in (1, 2) for s in placed.channel(c)} == chosen

@@ -16,8 +16,10 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 import soundfile as sf
@@ -116,10 +118,11 @@ class Batch:
         self.host = FakeHost()
         self.blocking = Blocking()
         self.video: Callable[[], Any] | None = None
+        self.transport: httpx.AsyncBaseTransport | None = None  # for track URLs
 
     def run(self, *, merge_workers: int = 2) -> Summary:
-        media = MediaOptions(self.host, self.tmp_path / "media", merge_workers=merge_workers,  # type: ignore[arg-type]
-                             video=self.video, run_blocking=self.blocking)  # fmt: skip
+        media = MediaOptions(self.host, self.tmp_path / "media", merge_workers=merge_workers,
+                             video=self.video, run_blocking=self.blocking, transport=self.transport)  # fmt: skip
 
         async def main() -> Summary:
             journal = Journal(self.tmp_path / "j.sqlite", batch={"manifest": fingerprint(self.manifest)})
@@ -260,30 +263,52 @@ def test_a_host_that_does_not_answer_leaves_the_row_pending_until_a_later_run(tm
 
 @dataclass
 class FakeVideo:
-    """Stands for `VideoClient` and `download_room_tracks`: a room's tracks, written as small WAVs."""
+    """Stands for `VideoClient`, `participants_with_audio` and `download_room_tracks`: a room's participants (in join
+    order) and their tracks, written as small WAVs; `downloaded` lists whose tracks were fetched."""
 
     people: list[tuple[str, float]]
     error: BaseException | None = None
     opened: int = 0
+    downloaded: list[str] = field(default_factory=list)
+    broken: set[str] = field(default_factory=set)  # identities whose track is not audio
 
     @contextlib.asynccontextmanager
     async def __call__(self) -> AsyncIterator[FakeVideo]:
         self.opened += 1
         yield self
 
-    async def download(self, video: Any, room_sid: str, directory: Path, **_: Any) -> list[RoomTrack]:
+    async def participants(self, video: Any, room_sid: str) -> list[SimpleNamespace]:
+        if self.error is not None:
+            raise self.error
+        return [SimpleNamespace(sid=f"PA{i:032x}", identity=who) for i, (who, _) in enumerate(self.people)]
+
+    async def download(self, video: Any, room_sid: str, directory: Path, *, participants: Any = None,
+                       **_: Any) -> list[RoomTrack]:  # fmt: skip
         if self.error is not None:
             raise self.error
         directory.mkdir(parents=True, exist_ok=True)
-        return [RoomTrack(f"PA{i:032x}", who, tone(directory / f"{who}.wav", 1.0), at)
-                for i, (who, at) in enumerate(self.people)]  # fmt: skip
+        tracks = []
+        for i, (who, at) in enumerate(self.people):
+            if participants is None or who in participants:
+                self.downloaded.append(who)
+                path = tone(directory / f"{who}.wav", 1.0)
+                if who in self.broken:
+                    path.write_bytes(b"RIFF not really a wav file")
+                tracks.append(RoomTrack(f"PA{i:032x}", who, path, at))
+        return tracks
+
+
+def patch_video(monkeypatch: pytest.MonkeyPatch) -> FakeVideo:
+    """A room of bob then alice, in place of harness.media's Video functions."""
+    fake = FakeVideo([("bob", 0.0), ("alice", 1.25)])
+    monkeypatch.setattr("harness.media.download_room_tracks", fake.download)
+    monkeypatch.setattr("harness.media.participants_with_audio", fake.participants)
+    return fake
 
 
 @pytest.fixture
 def room_video(monkeypatch: pytest.MonkeyPatch) -> FakeVideo:
-    fake = FakeVideo([("bob", 0.0), ("alice", 1.25)])
-    monkeypatch.setattr("harness.media.download_room_tracks", fake.download)
-    return fake
+    return patch_video(monkeypatch)
 
 
 def room_rows() -> list[dict[str, Any]]:
@@ -316,6 +341,7 @@ def test_a_room_with_three_participants_fails_naming_the_row_not_the_run(tmp_pat
     assert reasons["r0"].startswith(f"row 1: {ROOM} has 3 participants with audio (bob, alice, supervisor)")
     assert reasons["r1"].startswith(f"row 2: {ROOM}: participant(s) supervisor not mapped to a channel")
     assert batch.api.creates == 0
+    assert room_video.downloaded == []  # refused from the participant list: nothing was downloaded
 
 
 def test_a_room_not_ended_stays_pending_and_the_videos_refusal_blocks_the_run(
@@ -366,17 +392,3 @@ def test_a_merge_in_its_thread_leaves_the_loop_free(tmp_path: Path) -> None:
     assert duration == pytest.approx(305.0, abs=0.01)
     assert ticks >= 20
     assert gap < 0.25, f"the loop stalled {gap:.3f} s while merging"
-
-
-@pytest.mark.parametrize(("served", "file_mode"), [(False, 0o600), (True, 0o644)])
-def test_merged_files_are_private_unless_their_directory_is_served(
-    tmp_path: Path, served: bool, file_mode: int
-) -> None:
-    if served:  # the user's served directory: what is written in it stays readable by the web server
-        (tmp_path / "media").mkdir(mode=0o755)
-        (tmp_path / "media").chmod(0o755)
-    batch = Batch(tmp_path, tracks_rows(tmp_path, 1))
-    assert batch.run().ok
-    (merged,) = (tmp_path / "media").rglob("*.flac")
-    assert merged.stat().st_mode & 0o777 == file_mode
-    assert merged.parent.stat().st_mode & 0o777 == (0o755 if served else 0o700)

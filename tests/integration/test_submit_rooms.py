@@ -1,16 +1,20 @@
 """`cintel submit` with `tracks` and `room_sid` rows against the mock (issue 9), as a real process over loopback:
 the tracks (or the mock room's recordings) are merged, hosted and transcribed, and the mock — which hears the merged
 audio — puts each sentence on the channel and within 50 ms of where its speech was placed; swapped participants (the
-agent on channel 2) are mapped so; kill -9 during and after merging then the same command gives one transcript per
-row without merging or uploading a finished file again; no signature of any URL reaches a file or the output."""
+agent on channel 2) are mapped so; a wrong --media-base-url stops the first run before a merged row is sent; merged
+files and downloads are the owner's only (0600 in 0700 directories) unless served; kill -9 during and after merging
+then the same command gives one transcript per row without merging or uploading a finished file again; no signature
+of any URL reaches a file or the output."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import signal
 import sqlite3
+import stat
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -111,6 +115,10 @@ def assert_no_secret(tmp_path: Path, texts: list[str], secrets: list[str], *, sk
                 assert secret.encode() not in data, (path, secret)
 
 
+def mode(path: Path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
 def _submit(account: Account, manifest: Path, *extra: str) -> list[str]:
     return ["submit", str(manifest), "--service", account.service, *extra]
 
@@ -167,7 +175,8 @@ async def test_room_sid_rows_merge_the_rooms_recordings_by_join_time_or_by_the_m
             {"customer_key": "mapped", "room_sid": room_sid, "participants": mapping}]  # fmt: skip
     manifest = tmp_path / "rooms.jsonl"
     manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    done = await cintel(*_submit(account, manifest), env=account.env())
+    media = tmp_path / "phi" / "merged"  # neither exists: both made, private
+    done = await cintel(*_submit(account, manifest, "--media-dir", str(media)), env=account.env())
     assert done.code == 0, done.err[-3000:]
     out = tmp_path / "rooms.jsonl.results"
     placed = [(1, at) for _, at in AGENT] + [(2, 2.0 + at) for _, at in CUSTOMER]
@@ -178,7 +187,11 @@ async def test_room_sid_rows_merge_the_rooms_recordings_by_join_time_or_by_the_m
         {"channel_participant": 1, "role": "Customer", "user_id": "alice"},
         {"channel_participant": 2, "role": "Agent", "user_id": "bob", "full_name": "Bob"},
     ]
-    assert not any((tmp_path / "rooms.jsonl.journal.sqlite.tracks").rglob("*.mka"))  # downloads removed
+    assert not (tmp_path / "rooms.jsonl.journal.sqlite.tracks").exists()  # downloads removed, and their directory
+    merged = list(media.rglob("*"))  # PHI: the owner's only (the process ran with the umask 022)
+    assert len(merged) == 3  # the batch's directory and its two files
+    assert {mode(p) for p in merged if p.is_file()} == {0o600}
+    assert {mode(p) for p in [media.parent, media, *merged] if p.is_dir()} == {0o700}
 
 
 async def test_a_bad_merge_row_or_no_host_against_twilio_exits_2_before_anything_is_sent(
@@ -233,7 +246,31 @@ async def test_a_directory_the_user_serves_hosts_the_merged_files(
     assert url.startswith(f"{base}/")
     assert url.endswith(".flac")
     assert "?" not in url
-    assert len(list(root.rglob("*.flac"))) == 2
+    merged = list(root.rglob("*.flac"))
+    assert len(merged) == 2
+    assert (mode(root), mode(merged[0].parent), {mode(p) for p in merged}) == (0o755, 0o755, {0o644})  # served
+
+
+async def test_a_wrong_base_url_stops_the_first_run_before_a_merged_row_is_sent(
+    mock: RunningMock, tmp_path: Path, served: tuple[str, Path]
+) -> None:
+    account = await new_account(mock, {})
+    base, root = served
+    manifest = tracks_manifest(tmp_path)
+    wrong = base.replace("/calls", "/call")
+    done = await cintel(*_submit(account, manifest, "--media-base-url", wrong, "--media-dir", str(root)),
+                        env=account.env())  # fmt: skip
+    assert done.code == 2, done.err[-3000:]
+    assert re.search(rf"cintel submit: error: {re.escape(wrong)}/\w+/\S+\.flac: HTTP 404, though \S+\.flac is "
+                     rf"in {re.escape(str(root))}: that directory is not served at {re.escape(wrong)}\n",
+                     done.err), done.err[-3000:]  # fmt: skip
+    assert "fix --media-base-url" in done.err
+    assert "Traceback" not in done.err
+    assert await account.per_key() == {}  # no transcript doomed to fail
+    done = await cintel(*_submit(account, manifest, "--media-base-url", base, "--media-dir", str(root)),
+                        env=account.env())  # fmt: skip
+    assert done.code == 0, done.err[-3000:]
+    assert await account.per_key() == {"plain": 1, "swapped": 1}
 
 
 # --- kill -9 with S3 hosting -----------------------------------------------------------------------------------------

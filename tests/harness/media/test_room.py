@@ -5,6 +5,8 @@ and rooms or media that are not ready."""
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -76,6 +78,23 @@ async def test_compositions_are_re_aligned_by_the_recordings_whose_gap_they_trim
     assert {h.headers["Range"] for h in heads} == {"bytes=0-262143"}
     assert time.sleeps == [2.0] * 4  # each: enqueued → processing → completed
     assert not list((tmp_path / "c").glob(".head_*"))
+    assert {stat.S_IMODE(os.stat(t.path).st_mode) for t in tracks} == {0o600}  # PHI: the owner's only
+
+
+async def test_downloads_are_private_whatever_the_umask(
+    api: respx.MockRouter, room: dict[str, bytes], tmp_path: Path
+) -> None:
+    """The room's audio is PHI: the directories made for it are 0700 (parents too), the files 0600."""
+    previous = os.umask(0o022)
+    try:
+        async with video() as client:
+            tracks = await download_room_tracks(client, ROOM, tmp_path / "new" / "room")
+    finally:
+        os.umask(previous)
+
+    assert {stat.S_IMODE(os.stat(t.path).st_mode) for t in tracks} == {0o600}
+    assert stat.S_IMODE(os.stat(tmp_path / "new").st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(tmp_path / "new" / "room").st_mode) == 0o700
 
 
 async def test_a_room_in_progress_is_not_ready(api: respx.MockRouter, tmp_path: Path) -> None:
