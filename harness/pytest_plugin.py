@@ -8,3 +8,4 @@ from __future__ import annotations
 from harness.scenarios._pytest import pytest_addoption, pytest_collect_file
 
 __all__ = ["pytest_addoption", "pytest_collect_file"]
+pytest_plugins = ["harness._pytest_fixtures"]  # the cintel_* fixtures (a module of its own: it has its own options)
