@@ -18,8 +18,9 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from harness._errors import AccountBlocked, ConfigurationError, Forbidden, Unauthorized
+from harness._errors import AccountBlocked, Forbidden, Unauthorized
 from harness._redact import scrub_text
+from harness.cli._env import require_credentials
 from harness.cli._exit import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from harness.cli._recording import video_client
 from harness.media import (
@@ -42,10 +43,6 @@ TWO_CHANNELS = (
     "several tracks to a channel with --channel1 A,B --channel2 C (they are mixed)"
 )
 ROOM_SID = re.compile(r"^RM[0-9a-fA-F]{32}$")
-CREDENTIALS = (
-    "set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (or, with an API key, TWILIO_ACCOUNT_SID, TWILIO_API_KEY and "
-    "TWILIO_API_SECRET) in the environment"
-)
 
 
 def _tracks(texts: list[str]) -> list[Track]:
@@ -135,18 +132,8 @@ async def _download(args: argparse.Namespace, folder: Path) -> tuple[list[RoomTr
 
 
 def _check_credentials(env: Mapping[str, str]) -> None:
-    """The Video API's credentials are in the environment, or a `ConfigurationError` (exit 2) naming the variables
-    to set — the library's own message speaks of its arguments (`account_sid=`), which a command has none of."""
-    missing = [] if env.get("TWILIO_ACCOUNT_SID") else ["TWILIO_ACCOUNT_SID"]
-    if not env.get("TWILIO_AUTH_TOKEN"):
-        if env.get("TWILIO_API_KEY"):
-            missing += [] if env.get("TWILIO_API_SECRET") else ["TWILIO_API_SECRET"]
-        else:
-            missing.append("TWILIO_AUTH_TOKEN")
-    if missing:
-        unset = f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set"
-        raise ConfigurationError(f"--room reads the room from the Video API with your Twilio credentials, and "
-                                 f"{unset}: {CREDENTIALS}")  # fmt: skip
+    """The Video API's credentials are in the environment, or a `ConfigurationError` (exit 2) naming the variables."""
+    require_credentials(env, "--room reads the room from the Video API with your Twilio credentials")
 
 
 def _assign(

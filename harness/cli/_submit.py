@@ -29,6 +29,7 @@ from harness._runner import BatchRunner, RunnerOptions, Summary
 from harness._runner_checks import startup
 from harness._service_hook import pending_restore, repoint, restore
 from harness._webhooks import WebhookReceiver
+from harness.cli._env import require_credentials
 from harness.cli._exit import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from harness.cli._recording import Transports, api_client, transport_factory
 
@@ -118,6 +119,8 @@ def _check_embedded_mock(args: argparse.Namespace) -> None:
 
 async def _submit(args: argparse.Namespace, view: ProgressView, scan: ManifestScan) -> int:
     if not args.mock:
+        if getattr(args, "replay", None) is None:  # a replay answers from its cassette, with or without credentials
+            require_credentials(os.environ, "cintel submit sends the batch with your Twilio credentials")
         return await _submit_to(api_client(args, base_url=args.base_url), args.service, args, view, scan)
     from mock_server import MockConfig, load_config_file, serve
 
