@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.scenarios._model import Bound, Expect, ParticipantExpect, SentenceExpect
+from harness.scenarios._model_expect import Bound, Expect, ParticipantExpect, SentenceExpect
 
 __all__ = ["ItemResult", "Observations", "Outcome", "evaluate"]
 

@@ -15,20 +15,17 @@ that file and the `jsonschema` package are present (the tests use it).
 from __future__ import annotations
 
 import json
-import re
 import tomllib
-import types
-import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
+from harness.scenarios._fields import UTTERANCE_S
+from harness.scenarios._messages import describe_error, key, key_path, show
 from harness.scenarios._model import (
-    STEP_KINDS,
-    UTTERANCE_S,
     ConfigureStep,
     CreateStep,
     Item,
@@ -55,7 +52,6 @@ __all__ = [
 
 MockValidator = Callable[[Mapping[str, Any], str], object]  # (config, where) → raises ValueError naming the key
 MOCK_SCHEMA = Path(__file__).with_name("mock_config.schema.json")
-BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 MIN_STAY_S = 0.02  # the mock's shortest recordable stay (one Opus frame)
 # Counters of the mock's per-account stats an expectation may bound (README: control plane).
 STATS_COUNTERS = frozenset(
@@ -129,142 +125,6 @@ def parse_scenario(
     return LoadedScenario(path, scenario)
 
 
-# --- pydantic's errors, as a reader of the file wants them -----------------------------------------------------------
-
-
-def _show(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=str) if not isinstance(value, float) else f"{value:g}"
-    return text if len(text) <= 60 else text[:59] + "…"
-
-
-def _num(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def key(name: str) -> str:
-    """A key as TOML writes it: bare when it can be, else quoted (`statuses."*"`, `metadata."a b"`)."""
-    return name if BARE_KEY.fullmatch(name) else json.dumps(name, ensure_ascii=False)
-
-
-def key_path(loc: Iterable[int | str]) -> str:
-    """`('expect', 'sentences', 2, 'channel')` → `expect.sentences[2].channel` (a step's union tag left out)."""
-    out = ""
-    previous: int | str | None = None
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part in STEP_KINDS and isinstance(previous, int) and out.startswith("steps["):
-            pass  # pydantic puts the chosen `do` in the path: `steps[0].submit.items` reads as `steps[0].items`
-        elif part == "[key]":
-            out += " (the name)"
-        else:
-            out += f".{key(str(part))}" if out else key(str(part))
-        previous = part
-    return out or "(the file)"
-
-
-_WHY: dict[str, Callable[[dict[str, Any]], str]] = {
-    "literal_error": lambda c: f"is not {c['expected']}",
-    "int_type": lambda c: "is not an integer",
-    "float_type": lambda c: "is not a number",
-    "string_type": lambda c: "is not a string",
-    "bool_type": lambda c: "is not true or false",
-    "list_type": lambda c: "is not a list",
-    "dict_type": lambda c: "is not a table",
-    "model_type": lambda c: "is not a table",
-    "model_attributes_type": lambda c: "is not a table",
-    "finite_number": lambda c: "is not a finite number",
-    "greater_than_equal": lambda c: f"is less than {_num(c['ge'])}",
-    "greater_than": lambda c: f"is not more than {_num(c['gt'])}",
-    "less_than_equal": lambda c: f"is more than {_num(c['le'])}",
-    "less_than": lambda c: f"is not less than {_num(c['lt'])}",
-    "string_too_short": lambda c: f"is shorter than {c['min_length']} characters",
-    "string_too_long": lambda c: f"is longer than {c['max_length']} characters",
-    "too_short": lambda c: f"has fewer than {c['min_length']} entries",
-    "too_long": lambda c: f"has more than {c['max_length']} entries",
-    "string_pattern_mismatch": lambda c: (
-        "is not a valid name (letters, digits, _ and -, from a letter or digit)"
-        if "A-Za-z0-9_-" in c["pattern"]
-        else "is not 1 to 60 printable ASCII characters"
-    ),
-}
-
-
-def describe_error(error: Mapping[str, Any]) -> str:
-    """One pydantic error as `key.path: value why`."""
-    loc = tuple(error["loc"])
-    kind = error["type"]
-    ctx = error.get("ctx") or {}
-    if kind == "missing":
-        return f"{key_path(loc)}: required"
-    if kind == "extra_forbidden":
-        allowed = _allowed_keys(loc[:-1])
-        hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
-        return f"{key_path(loc)}: unknown key{hint}"
-    if kind == "union_tag_invalid":
-        return f"{key_path(loc)}.do: {_show(ctx.get('tag'))} is not one of {', '.join(STEP_KINDS)}"
-    if kind == "union_tag_not_found":
-        return f"{key_path(loc)}.do: required (one of {', '.join(STEP_KINDS)})"
-    if kind == "value_error":
-        why = str(error["msg"]).removeprefix("Value error, ")
-        if loc and isinstance(error.get("input"), Mapping):  # a table's rule over several keys
-            return f"{key_path(loc)}: {why}"
-        return f"{key_path(loc)}: {_show(error.get('input'))} {why}"
-    render = _WHY.get(kind)
-    why = render(ctx) if render is not None else str(error["msg"]).lower()
-    return f"{key_path(loc)}: {_show(error.get('input'))} {why}"
-
-
-def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
-    """The keys the table at `loc` accepts (for an unknown key's message), or [] if it cannot tell."""
-    current: Any = Scenario
-    for part in loc:
-        current = _unwrap(current, part)
-    return sorted(current.model_fields) if _is_model(current) else []
-
-
-def _is_model(tp: Any) -> bool:
-    return isinstance(tp, type) and issubclass(tp, BaseModel)
-
-
-def _strip(tp: Any) -> Any:
-    while typing.get_origin(tp) is typing.Annotated:
-        tp = typing.get_args(tp)[0]
-    return tp
-
-
-def _field_type(tp: Any, name: str) -> Any:
-    return tp.model_fields[name].annotation if _is_model(tp) and name in tp.model_fields else None
-
-
-def _unwrap(tp: Any, part: int | str) -> Any:
-    """The type one step down `loc` from `tp`: a model's field, a list's element, a dict's value, a step by tag."""
-    tp = _strip(tp)
-    if tp is None:
-        return None
-    if _is_model(tp):
-        return _strip(_field_type(tp, part)) if isinstance(part, str) else None
-    origin = typing.get_origin(tp)
-    args = [_strip(a) for a in typing.get_args(tp)]
-    if origin in (typing.Union, types.UnionType):
-        models = [a for a in args if _is_model(a)]
-        if isinstance(part, str) and part in STEP_KINDS:
-            return next((m for m in models if _tag(m) == part), None)
-        inner = next((a for a in args if a is not type(None)), None)
-        return _unwrap(inner, part) if inner is not None else None
-    if origin is list and isinstance(part, int):
-        return args[0]
-    if origin is dict and isinstance(part, str):
-        return args[1]
-    return None
-
-
-def _tag(model: type[BaseModel]) -> str | None:
-    field = model.model_fields.get("do")
-    choices = typing.get_args(field.annotation) if field is not None else ()
-    return str(choices[0]) if choices else None
-
-
 # --- the file as a whole ---------------------------------------------------------------------------------------------
 
 
@@ -274,11 +134,11 @@ def merge_patch(target: Any, patch: Any) -> Any:
     if not isinstance(patch, Mapping):
         return patch
     result = dict(target) if isinstance(target, Mapping) else {}
-    for key, value in patch.items():
+    for name, value in patch.items():
         if value is None:
-            result.pop(key, None)
+            result.pop(name, None)
         else:
-            result[key] = merge_patch(result.get(key), value)
+            result[name] = merge_patch(result.get(name), value)
     return result
 
 
@@ -318,7 +178,7 @@ class _Checker:
     def _media(self, name: str, file: str | None, seconds: float | None, channels: int, segments: list[Any]) -> None:
         path = f"media.{name}"
         if file is not None and not (self.directory / file).is_file():
-            self.fail(f"{path}.file", f"{_show(file)} is no file (paths are relative to the scenario's folder)")
+            self.fail(f"{path}.file", f"{show(file)} is no file (paths are relative to the scenario's folder)")
         for i, segment in enumerate(segments):
             end = segment.at_s + UTTERANCE_S[segment.utterance]
             if seconds is not None and end > seconds:
@@ -338,9 +198,9 @@ class _Checker:
             if p.media is not None:
                 spec = self.s.media.get(p.media)
                 if spec is None:
-                    self.fail(f"{where}.media", f"{_show(p.media)} is not declared in [media]")
+                    self.fail(f"{where}.media", f"{show(p.media)} is not declared in [media]")
                 elif spec.file is None and spec.format == "mp3":
-                    self.fail(f"{where}.media", f"{_show(p.media)} is mp3: a room's media must be wav or flac")
+                    self.fail(f"{where}.media", f"{show(p.media)} is mp3: a room's media must be wav or flac")
             for j, seg in enumerate(p.segments or []):
                 length = UTTERANCE_S[seg.utterance] if seg.utterance is not None else seg.duration_s or 0.0
                 if not p.joined_s <= seg.at_s < p.left_s or seg.at_s + length > p.left_s + 1e-9:
@@ -374,7 +234,7 @@ class _Checker:
     def _service(self, path: str, name: str | None, services: list[str], declared: set[str]) -> None:
         if name is not None and name not in declared:
             where = "declared by an earlier service step" if name in services else "declared by a service step"
-            self.fail(f"{path}.service", f"{_show(name)} is not {where}")
+            self.fail(f"{path}.service", f"{show(name)} is not {where}")
         elif name is None and len(services) > 1:
             self.fail(f"{path}.service", f"required: there are {len(services)} services ({', '.join(services)})")
 
@@ -382,18 +242,18 @@ class _Checker:
         resume = step.batch in batches
         batches.add(step.batch)
         if resume and (step.items is not None or step.manifest is not None):
-            self.fail(path, f"resumes batch {_show(step.batch)}, which runs the same manifest: give no items")
+            self.fail(path, f"resumes batch {show(step.batch)}, which runs the same manifest: give no items")
         if not resume and (step.items is None) == (step.manifest is None):
             self.fail(path, "needs exactly one of 'items' or 'manifest' (or the 'batch' of an earlier submit)")
         if step.manifest is not None and not (self.directory / step.manifest).is_file():
-            self.fail(f"{path}.manifest", f"{_show(step.manifest)} is no file (relative to the scenario's folder)")
+            self.fail(f"{path}.manifest", f"{show(step.manifest)} is no file (relative to the scenario's folder)")
         for j, item in enumerate(step.items or []):
             self._item(f"{path}.items[{j}]", item)
 
     def _item(self, path: str, item: Item) -> None:
         for customer_key in item.customer_keys():
             if customer_key in self.keys:
-                self.fail(f"{path}.key", f"{_show(customer_key)} is used twice (a key names one item in the scenario)")
+                self.fail(f"{path}.key", f"{show(customer_key)} is used twice (a key names one item in the scenario)")
             self.keys.add(customer_key)
         self._names(path, media=item.media, recording=item.recording, room=item.room)
         for k, track in enumerate(item.tracks or []):
@@ -408,15 +268,15 @@ class _Checker:
 
     def _names(self, path: str, *, media: str | None = None, recording: str | None = None,
                room: str | None = None) -> None:  # fmt: skip
-        for key, name in (("media", media), ("recording", recording)):
+        for column, name in (("media", media), ("recording", recording)):
             if name is not None and name not in self.media_names:
-                self.fail(f"{path}.{key}", f"{_show(name)} is not declared in [media] (or made by an earlier merge)")
+                self.fail(f"{path}.{column}", f"{show(name)} is not declared in [media] (or made by an earlier merge)")
         if room is not None and room not in self.s.rooms:
-            self.fail(f"{path}.room", f"{_show(room)} is not declared in [rooms]")
+            self.fail(f"{path}.room", f"{show(room)} is not declared in [rooms]")
 
     def _merge(self, path: str, step: MergeStep) -> None:
         if step.room is not None and step.room not in self.s.rooms:
-            self.fail(f"{path}.room", f"{_show(step.room)} is not declared in [rooms]")
+            self.fail(f"{path}.room", f"{show(step.room)} is not declared in [rooms]")
         for k, track in enumerate(step.tracks or []):
             self._track(f"{path}.tracks[{k}]", track)
         if step.tracks is not None:
@@ -431,7 +291,7 @@ class _Checker:
             elif all(c is not None for c in channels) and set(channels) != {1, 2}:
                 self.fail(f"{path}.tracks", "both channels need at least one track")
         if step.output in self.media_names:
-            self.fail(f"{path}.output", f"{_show(step.output)} is already a media name")
+            self.fail(f"{path}.output", f"{show(step.output)} is already a media name")
         self.media_names.add(step.output)
 
     def _expectations(self) -> None:
@@ -442,7 +302,7 @@ class _Checker:
 
         def item(path: str, key: str) -> None:
             if known is not None and key not in known and key != "*":
-                self.fail(path, f"{_show(key)} is no item of this scenario")
+                self.fail(path, f"{show(key)} is no item of this scenario")
 
         for name in e.statuses:
             item(f"expect.statuses.{key(name)}", name)
@@ -480,6 +340,6 @@ def schema_mock_validator(schema_path: Path = MOCK_SCHEMA) -> MockValidator | No
         if errors:
             first = errors[0]
             path = key_path([where, *first.absolute_path])
-            raise ValueError(f"{path}: {_show(first.instance)} {first.message}")
+            raise ValueError(f"{path}: {show(first.instance)} {first.message}")
 
     return validate

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from harness.scenarios import ItemResult, Observations, Outcome, evaluate
-from harness.scenarios._model import Expect
+from harness.scenarios._model_expect import Expect
 
 
 def expect(**fields: Any) -> Expect:

@@ -13,8 +13,8 @@ import soundfile as sf
 
 from harness.cli._scenario import mock_validator
 from harness.scenarios import ScenarioError, find_scenarios, load_scenario, schema_mock_validator
+from harness.scenarios._fields import UTTERANCE_S
 from harness.scenarios._load import MOCK_SCHEMA, merge_patch
-from harness.scenarios._model import UTTERANCE_S
 
 LIBRARY = Path(__file__).resolve().parents[3] / "scenarios"
 VOICES = Path(__file__).resolve().parents[3] / "mock_server" / "_media" / "voices"

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from harness.cli._scenario import mock_validator
 from harness.scenarios import LoadedScenario, ScenarioError
-from harness.scenarios._load import key_path, parse_scenario
+from harness.scenarios._load import parse_scenario
+from harness.scenarios._messages import key_path
 
 LIBRARY = Path(__file__).resolve().parents[3] / "scenarios"
 BASES = {p.name: tomllib.loads(p.read_text(encoding="utf-8")) for p in sorted(LIBRARY.glob("*.toml"))}
