@@ -38,7 +38,7 @@ def _resampled(samples: Samples, rate: int) -> Samples:
     return resampled
 
 
-def render_media(spec: MediaSpec, voices: Voices) -> bytes:
+def render_media(spec: MediaSpec, voices: Voices | None) -> bytes:
     """The encoded file a generated `MediaSpec` describes (`spec.seconds` long, `spec.channels` channels)."""
     import numpy as np
     import soundfile as sf
@@ -47,6 +47,7 @@ def render_media(spec: MediaSpec, voices: Voices) -> bytes:
     frames = round(spec.seconds * spec.rate)
     audio = np.zeros((frames, spec.channels))
     for segment in spec.segments:
+        assert voices is not None, "speech needs the packaged voices"
         voice = _resampled(np.asarray(voices(segment.utterance), dtype=np.float64), spec.rate) * segment.gain
         first = round(segment.at_s * spec.rate)
         end = min(frames, first + len(voice))

@@ -333,7 +333,7 @@ def schema_mock_validator(schema_path: Path = MOCK_SCHEMA) -> MockValidator | No
     if not schema_path.is_file():
         return None
     schema = json.loads(schema_path.read_text(encoding="utf-8"))
-    checker = jsonschema.Draft202012Validator(schema)
+    checker = jsonschema.validators.validator_for(schema)(schema)  # the draft the schema names
 
     def validate(config: Mapping[str, Any], where: str) -> None:
         errors = sorted(checker.iter_errors(dict(config)), key=lambda e: list(map(str, e.absolute_path)))

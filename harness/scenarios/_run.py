@@ -125,7 +125,7 @@ async def _mock_account(base_url: str, config: Mapping[str, Any]) -> Api:
 
 def _twilio_api(credentials: Mapping[str, str]) -> Api:
     keys = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_API_KEY", "TWILIO_API_SECRET", "CINTEL_BASE_URL",
-            "CINTEL_VIDEO_BASE_URL")  # fmt: skip
+            "CINTEL_VIDEO_BASE_URL", "CINTEL_SERVICE_SID")  # fmt: skip
     env = {k: credentials[k] for k in keys if credentials.get(k)}
     if "TWILIO_ACCOUNT_SID" not in env or not ("TWILIO_AUTH_TOKEN" in env or "TWILIO_API_SECRET" in env):
         raise StepFailed("target twilio needs TWILIO_ACCOUNT_SID with TWILIO_AUTH_TOKEN (or TWILIO_API_KEY and "

@@ -174,15 +174,23 @@ async def test_against_twilio_the_mocks_checks_are_listed_as_skipped_and_the_res
     async with serve(MockConfig.from_json({"lifecycle": {"mode": "immediate"}}), port=0) as fake_twilio:
         async with httpx.AsyncClient(base_url=fake_twilio.base_url) as control:
             account = (await control.post("/__mock__/accounts", json={})).json()
-        env = {
-            "PATH": "/usr/bin:/bin",
-            "TWILIO_ACCOUNT_SID": account["account_sid"],
-            "TWILIO_AUTH_TOKEN": account["auth_token"],
-            "CINTEL_BASE_URL": fake_twilio.base_url,  # the API only: the runner has no way to its control plane
-        }
-        path = scenario(tmp_path, "portable", TWILIO_CASE)
-        done = await cintel("scenario", "run", "--target", "twilio", "--media-base-url", base_url, "--media-dir",
-                            str(served), str(path), env=env)  # fmt: skip
+        auth = (account["account_sid"], account["auth_token"])
+        async with httpx.AsyncClient(base_url=fake_twilio.base_url, auth=auth) as api:
+            service = (await api.post("/v2/Services", data={"UniqueName": "mine"})).json()["sid"]
+            env = {
+                "PATH": "/usr/bin:/bin",
+                "TWILIO_ACCOUNT_SID": account["account_sid"],
+                "TWILIO_AUTH_TOKEN": account["auth_token"],
+                "CINTEL_BASE_URL": fake_twilio.base_url,  # the API only: the runner has no way to its control plane
+                "CINTEL_SERVICE_SID": service,  # the user's own service, not a new one per run
+            }
+            path = scenario(tmp_path, "portable", TWILIO_CASE)
+            done = await cintel("scenario", "run", "--target", "twilio", "--media-base-url", base_url,
+                                "--media-dir", str(served), str(path), env=env)  # fmt: skip
+            transcripts = (await api.get("/v2/Transcripts")).json()["transcripts"]
+            services = (await api.get("/v2/Services")).json()["services"]
+    assert [t["service_sid"] for t in transcripts] == [service]
+    assert [s["sid"] for s in services] == [service]
     assert done.code == 0, done.out + done.err
     lines = done.out.splitlines()
     (submit_line,) = [line.strip() for line in lines if "submit main" in line]
