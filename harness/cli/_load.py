@@ -31,8 +31,8 @@ from harness.load._thresholds import ThresholdError, parse_threshold
 CONFIRM_FLAG = "--yes-really-send-to-twilio"
 SPEC_FLAGS = (
     "rate", "duration", "steps", "step_duration", "spike_rate", "spike_at", "spike_duration", "concurrency",
-    "adaptive", "mix", "max_in_flight", "max_lag", "drain", "timeout", "seed", "prepare", "base_url", "mock_config",
-    "service", "media_url", "out",
+    "adaptive", "mix", "max_in_flight", "connections", "max_lag", "drain", "timeout", "seed", "prepare", "base_url",
+    "mock_config", "service", "media_url", "out",
 )  # fmt: skip
 
 
@@ -88,6 +88,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     target.add_argument("--no-webhooks", action="store_true", help="do not measure webhook lag (no receiver)")
     tuning = load.add_argument_group("generator")
     tuning.add_argument("--max-in-flight", help="requests out at once before arrivals are dropped (default 1000)")
+    tuning.add_argument("--connections", help="keep-alive connections at most (default 256); requests beyond wait "
+                                              "for one, and the wait counts as latency")  # fmt: skip
     tuning.add_argument("--max-lag", help="drop an arrival the generator is this late for (default 1s)")
     tuning.add_argument("--drain", help="after the last arrival, wait this long for answers (default 10s)")
     tuning.add_argument("--timeout", help="a request's answer timeout (default 30s)")

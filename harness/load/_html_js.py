@@ -10,7 +10,7 @@ SCRIPT = r"""
   "use strict";
   var NS = "http://www.w3.org/2000/svg";
   var DATA = JSON.parse(document.getElementById("report-data").textContent);
-  var W = 880, H = 300, M = {left: 70, right: 20, top: 58, bottom: 46};
+  var W = 880, H = 300, M = {left: 70, right: 30, top: 58, bottom: 46};
 
   function el(name, attrs, parent, text) {
     var node = document.createElementNS(NS, name);

@@ -65,6 +65,7 @@ def metrics_from_report(report: dict[str, Any], where: str) -> LoadMetrics:
         metrics.callbacks = int(counts["callbacks"])
         metrics.callbacks_unmatched = int(counts["callbacks_unmatched"])
         metrics.duration_s = float(report["summary"]["duration_s"])
+        metrics.cpu_s = (report["summary"].get("generator_cpu") or {}).get("cpu_s")
     except (KeyError, TypeError, ValueError) as exc:
         raise MergeError(f"{where}: not a complete report ({type(exc).__name__}: {exc})") from None
     return metrics
@@ -106,6 +107,8 @@ def merge_reports(directories: list[Path], thresholds: list[Threshold] | None = 
     for part in parts:
         _add(merged, part)
     merged.duration_s = end - start
+    cpu = [p.cpu_s for p in parts]
+    merged.cpu_s = None if None in cpu else sum(c for c in cpu if c is not None)  # every process's CPU time
     if thresholds is None:
         thresholds = [parse_threshold(t) for t in reports[0][1].get("spec", {}).get("thresholds", [])]
     verdicts = evaluate(thresholds, merged.summary())

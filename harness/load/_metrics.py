@@ -17,6 +17,7 @@ answer instead, as `callback_after_create`.
 from __future__ import annotations
 
 import math
+import time
 from collections import Counter
 from typing import Any
 
@@ -79,6 +80,8 @@ class LoadMetrics:
         self._created_at: dict[str, float] = {}
         self._completed_at: dict[str, float] = {}
         self.duration_s = 0.0
+        self._cpu_start = time.process_time()
+        self.cpu_s: float | None = None  # this process's CPU time while it ran (user + system)
 
     # --- recording (the hot path) -------------------------------------------------------------------------------
 
@@ -153,6 +156,7 @@ class LoadMetrics:
 
     def finish(self, now: float) -> None:
         self.end_loop = now
+        self.cpu_s = time.process_time() - self._cpu_start
         self.duration_s = max(0.0, now - (self._origin + (self.start_wall - self.epoch0)))
 
     # --- reading ------------------------------------------------------------------------------------------------
@@ -196,6 +200,7 @@ class LoadMetrics:
             **_rates(t, t["completed"], t["offered"]),
             "latency_ms": latency_summary(self.latency()),
             "schedule_lag_ms": latency_summary(self.schedule_lag),
+            "generator_cpu": _cpu(self.cpu_s, duration, t["sent"]),
             "by_operation": by_operation,
             "callbacks": self.callbacks,
             "callbacks_unmatched": self.callbacks_unmatched,
@@ -221,6 +226,17 @@ class LoadMetrics:
                 "webhook_lag_p50_ms": _ms(lag[0]), "webhook_lag_p99_ms": _ms(lag[1]),
             })  # fmt: skip
         return rows
+
+
+def _cpu(cpu_s: float | None, duration_s: float, sent: int) -> dict[str, float | None]:
+    """How busy the generator's process was: near 1.0 of a core, its own delays start to show in the figures."""
+    if cpu_s is None:
+        return {"cpu_s": None, "core_share": None, "us_per_request": None}
+    return {
+        "cpu_s": round(cpu_s, 3),
+        "core_share": round(cpu_s / duration_s, 3) if duration_s else None,
+        "us_per_request": round(cpu_s / sent * 1e6, 1) if sent else None,
+    }
 
 
 def _rates(counts: dict[str, int], completed: int, offered: int | None) -> dict[str, float | None]:

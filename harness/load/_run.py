@@ -26,7 +26,9 @@ from harness.load._spec import LoadSpec
 from harness.load._thresholds import Verdict, evaluate
 
 log = logging.getLogger("harness.load")
-CALLBACK_GRACE_S = 3.0  # after the drain, how long to wait for the callbacks of transcripts completed meanwhile
+CALLBACK_GRACE_S = 3.0
+WARM_CONNECTIONS = 32
+BUSY_CORE_SHARE = 0.9  # after the drain, how long to wait for the callbacks of transcripts completed meanwhile
 
 
 @dataclass
@@ -82,15 +84,16 @@ async def run_load(
     notes: list[str] = []
     placeholder = LoadMetrics(asyncio.get_running_loop().time(), time.time())
     ops = HttpOperations(target, placeholder, run_id=run_id, rng=random.Random(spec.seed),
-                         max_connections=spec.max_in_flight, timeout_s=spec.timeout_s)  # fmt: skip
-    previous_webhook: str | None = None
+                         max_connections=spec.connections, timeout_s=spec.timeout_s)  # fmt: skip
     async with ops:
+        previous_webhook = await ops.check_service()  # bad credentials or service: an error before any load
+        await ops.warm(min(WARM_CONNECTIONS, spec.max_in_flight))
         if webhooks and token is None:
             notes.append("webhook lag not measured: callbacks are signed with the auth token, and an API key was used")
         elif webhooks:
             receiver = WebhookReceiver(token or "", callbacks)
             await receiver.start()
-            previous_webhook = await ops.point_webhook(receiver.callback_url)
+            await ops.point_webhook(receiver.callback_url)
         try:
             if spec.reads and spec.prepare:
                 made = await ops.prepare(spec.prepare)
@@ -141,7 +144,26 @@ async def _measure(
     unfinished = await generator.drain(drain)
     if unfinished:
         notes.append(f"{unfinished} requests had no answer {drain:g} s after the last arrival: counted as unfinished")
+    notes.extend(_health_notes(spec, metrics))
     return result
+
+
+def _health_notes(spec: LoadSpec, metrics: LoadMetrics) -> list[str]:
+    """What the figures cannot be trusted for: a generator that was busy or that queued requests itself."""
+    notes = []
+    peak = max((s.in_flight_max or 0 for s in metrics.seconds), default=0)
+    if peak > spec.connections:
+        notes.append(
+            f"in flight peaked at {peak} with {spec.connections} connections: requests waited for a free connection "
+            "and that wait is part of their latency (raise --connections)"
+        )
+    duration = metrics.duration_s
+    if metrics.cpu_s is not None and duration > 0 and metrics.cpu_s / duration > BUSY_CORE_SHARE:
+        notes.append(
+            f"the generator's process used {metrics.cpu_s / duration:.0%} of a core: its own delays may be in the "
+            "latency; spread the rate over several processes (README: Scale past one machine)"
+        )
+    return notes
 
 
 async def _await_callbacks(metrics: LoadMetrics, settled: asyncio.Event) -> None:
