@@ -41,6 +41,20 @@ def scenarios(session: nox.Session) -> None:
 
 
 @nox.session
+def load(session: nox.Session) -> None:
+    """A short `cintel load` against the embedded mock: a spike with the operation mix and thresholds (exit 99 when
+    one is crossed); the report in .nox/load-report/. Arguments after `--` replace the profile: `nox -s load -- --rate
+    100/s --duration 30s`."""
+    session.install("-e", ".")
+    profile = session.posargs or [
+        "--rate", "50/s", "--spike-rate", "200/s", "--spike-at", "4s", "--spike-duration", "2s", "--duration", "10s",
+        "--mix", "create=5,fetch=3,sentences=1,operator_results=1",
+        "--threshold", "p99<500ms", "--threshold", "429_rate<1%", "--threshold", "goodput>0.99",
+    ]  # fmt: skip
+    session.run("cintel", "load", "--out", ".nox/load-report", *profile)
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     session.install("-e", ".", *_group("bench"))
     session.run("python", "-m", "benchmarks", *session.posargs)

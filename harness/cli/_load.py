@@ -132,7 +132,7 @@ def load_command(args: argparse.Namespace) -> int:
         from harness.cli._load_mock import load_mock_config
 
         mock_json = load_mock_config(spec.mock_config)
-    view = LiveView(duration_s=spec.duration_s)
+    view = LiveView(duration_s=spec.duration_s, limit_label="limit" if spec.adaptive else "cap")
     result = _in_loop(_run(spec, mock_json, to_twilio, view))
     html = write_report(
         result.metrics, out, spec=spec.to_json(), target=result.target, verdicts=result.verdicts,

@@ -7,6 +7,7 @@ out_dir)` writes the same three files (report.json, timeseries.csv, report.html)
 from harness.load._generator import Generator, Tick
 from harness.load._histogram import RELATIVE_ERROR, Histogram
 from harness.load._merge import MergeError, merge_reports
+from harness.load._metered import MeteredTransport
 from harness.load._metrics import LoadMetrics
 from harness.load._ops import HttpOperations, Target
 from harness.load._profile import Profile, ProfileError, Segment, constant, ramp, spike, steps
@@ -27,6 +28,7 @@ __all__ = [
     "LoadSpec",
     "LoadSpecError",
     "MergeError",
+    "MeteredTransport",
     "Profile",
     "ProfileError",
     "Segment",

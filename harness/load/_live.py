@@ -21,7 +21,10 @@ HEADERS = ("offered", "sent", "answered", "2xx", "429", "5xx", "errors", "droppe
 
 
 class LiveView:
-    def __init__(self, *, interactive: bool | None = None, duration_s: float | None = None) -> None:
+    def __init__(
+        self, *, interactive: bool | None = None, duration_s: float | None = None, limit_label: str = "limit"
+    ) -> None:
+        self.limit_label = limit_label  # "limit" (the adaptive limiter's) or "cap" (--max-in-flight)
         self.console = Console(stderr=True, soft_wrap=True)
         self.interactive = self.console.is_terminal if interactive is None else interactive
         self.duration_s = duration_s
@@ -62,14 +65,14 @@ class LiveView:
         of = f"/{self.duration_s:g}" if self.duration_s else ""
         limit = "-" if tick.limit is None else f"{tick.limit:g}"
         cells = ", ".join(f"{h} {per_second[c]}/s ({totals.get(c, 0)})" for h, c in zip(HEADERS, COLUMNS, strict=True))
-        print(f"[{tick.elapsed_s:>6.1f}{of}s] {cells}; in flight {tick.in_flight}, limit {limit}",
+        print(f"[{tick.elapsed_s:>6.1f}{of}s] {cells}; in flight {tick.in_flight}, {self.limit_label} {limit}",
               file=sys.stderr, flush=True)  # fmt: skip
 
     def _panel(self, tick: Tick, totals: dict[str, int], per_second: dict[str, int]) -> Table:
         of = f" of {self.duration_s:g} s" if self.duration_s else ""
         table = Table(title=f"cintel load — {tick.elapsed_s:.0f} s{of}")
         table.add_column("")
-        for header in (*HEADERS, "in flight", "limit"):
+        for header in (*HEADERS, "in flight", self.limit_label):
             table.add_column(header, justify="right")
         limit = "-" if tick.limit is None else f"{tick.limit:g}"
         table.add_row("last second", *(f"{per_second[c]}/s" for c in COLUMNS), str(tick.in_flight), limit)

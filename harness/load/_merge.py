@@ -85,8 +85,9 @@ def _add(into: LoadMetrics, part: LoadMetrics) -> None:
         target.latency.merge(s.latency)
         target.webhook_lag.merge(s.webhook_lag)
     for op, histogram in part.op_latency.items():
-        into.op_latency[op].merge(histogram)
-        into.by_operation[op] = [a + b for a, b in zip(into.by_operation[op], part.by_operation[op], strict=True)]
+        into.op_latency.setdefault(op, Histogram()).merge(histogram)
+        mine = into.by_operation.get(op, [0, 0, 0, 0])
+        into.by_operation[op] = [a + b for a, b in zip(mine, part.by_operation[op], strict=True)]
     into.schedule_lag.merge(part.schedule_lag)
     into.callback_after_create.merge(part.callback_after_create)
     into.dropped_reasons.update(part.dropped_reasons)

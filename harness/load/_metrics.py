@@ -120,7 +120,11 @@ class LoadMetrics:
             s.other_errors += 1
             self.errors[error or "unknown"] += 1
         s.latency.record(latency_s)
-        self.by_operation[operation][outcome] += 1
+        counts = self.by_operation.get(operation)
+        if counts is None:  # an operation outside the mix's four (a metered client's other requests)
+            counts = self.by_operation[operation] = [0, 0, 0, 0]
+            self.op_latency[operation] = Histogram()
+        counts[outcome] += 1
         self.op_latency[operation].record(latency_s)
 
     def sample(self, now: float, in_flight: int, peak: int, limit: float | None) -> None:
@@ -180,7 +184,7 @@ class LoadMetrics:
         t = self.totals()
         duration = self.duration_s or float(len(self.seconds)) or 1.0
         by_operation = {}
-        for op in OPERATIONS:
+        for op in self.by_operation:
             counts = dict(zip(OUTCOME_NAMES, self.by_operation[op], strict=True))
             completed = sum(counts.values())
             if completed:

@@ -115,3 +115,43 @@ def test_merging_something_that_is_not_a_report_names_it(tmp_path: Path) -> None
         merge_reports([tmp_path / "x"])
     with pytest.raises(MergeError, match=r"no report\.json"):
         merge_reports([tmp_path / "missing"])
+
+
+async def test_a_metered_client_fills_the_same_report(tmp_path: Path) -> None:
+    import asyncio
+    import time
+
+    import httpx
+
+    from harness import IntelligenceClient, RetryPolicy
+    from harness.load._metered import MeteredTransport, operation_of
+
+    statuses = iter([202, 429, 202, 500, 200, 200, 200])
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        status = next(statuses)
+        body = {"sid": "GT" + "1" * 32, "status": "queued", "meta": {"key": "sentences"}, "sentences": []}
+        return httpx.Response(status, json=body if status < 300 else {"code": 20500, "message": "x"})
+
+    loop = asyncio.get_running_loop()
+    metrics = LoadMetrics(loop.time(), time.time())
+    transport = MeteredTransport(httpx.MockTransport(answer), metrics, limit=lambda: 8.0)
+    retry = RetryPolicy(base_s=0.0, max_backoff_s=0.0)  # retries at once: no real sleeping
+    client = IntelligenceClient("AC" + "0" * 32, SECRET, base_url="http://mock", transport=transport, retry=retry)
+    async with client:
+        await client.create_transcript("GA" + "0" * 32, {"media_properties": {"media_url": "https://b/a.wav"}})
+        await client.create_transcript("GA" + "0" * 32, {"media_properties": {"media_url": "https://b/b.wav"}})
+        await client.fetch_transcript("GT" + "1" * 32)  # 500, then retried: 200
+        _ = [s async for s in client.list_sentences("GT" + "1" * 32)]
+        await client.fetch_service("GA" + "0" * 32)
+    metrics.finish(loop.time())
+    s = metrics.summary()
+    assert (s["sent"], s["ok"], s["rate_limited"], s["server_errors"]) == (7, 5, 1, 1)
+    assert {op: o["completed"] for op, o in s["by_operation"].items()} == {
+        "create": 3, "fetch": 2, "sentences": 1, "other": 1,
+    }  # fmt: skip
+    assert metrics.timeseries()[0]["limit"] == 8.0
+    write_report(metrics, tmp_path)
+    assert SECRET not in (tmp_path / "report.json").read_text(encoding="utf-8")
+    assert operation_of("GET", "/v2/Transcripts/GT1/OperatorResults") == "operator_results"
+    assert operation_of("DELETE", "/v2/Transcripts/GT1") == "other"
