@@ -340,6 +340,6 @@ def schema_mock_validator(schema_path: Path = MOCK_SCHEMA) -> MockValidator | No
         if errors:
             first = errors[0]
             path = key_path([where, *first.absolute_path])
-            raise ValueError(f"{path}: {show(first.instance)} {first.message}")
+            raise ValueError(f"{path}: {first.message}")  # jsonschema's message quotes the value
 
     return validate
