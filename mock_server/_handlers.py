@@ -68,6 +68,10 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
     return web.Response(body=_dumps(body), status=status, headers=headers, content_type=_JSON)
 
 
+def _encoded_response(status: int, encoded: bytes, headers: dict[str, str] | None) -> web.Response:
+    return web.Response(body=encoded, status=status, headers=headers, content_type=_JSON)
+
+
 def error_response(error: ApiError) -> web.Response:
     response = json_response(error.status, error.body(), error.headers or None)
     if error.headers.get("Connection") == "close":
@@ -240,6 +244,9 @@ def twilio_handler(state: MockState, table: RouteTable | None = None) -> Handler
             headers = admission.headers
             if result.headers:
                 headers = {**headers, **result.headers} if headers else result.headers
+            encoded = result.encoded
+            if encoded is not None:
+                return _encoded_response(result.status, encoded, headers or None)
             if result.body is None:
                 return web.Response(status=result.status, headers=headers or None)
             return json_response(result.status, result.body, headers or None)

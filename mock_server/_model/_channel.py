@@ -13,6 +13,7 @@ recording. Their messages never echo the URL: a pre-signed URL is a credential.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -64,7 +65,32 @@ def _check_media_url(media_url: object) -> str:
     return media_url
 
 
+# The Channel nearly every create sends, `{"media_properties": {"media_url": "<URL>"}}` with only JSON whitespace
+# around its tokens, where the URL is http(s), its host only letters, digits, dots and hyphens (so no port, userinfo
+# or brackets) and the rest printable ASCII without `"` or `\` (so no JSON escapes). `_parse_channel` accepts every
+# such text and answers what `parse_channel` builds from the match (a test holds them equal); the regex costs a
+# microsecond where parsing the JSON and the URL cost twenty (the throughput benchmark's create path). Anything else
+# takes the full path.
+_SIMPLE_CHANNEL = re.compile(
+    r'~\{~"media_properties"~:~\{~"media_url"~:~'
+    r'"([hH][tT][tT][pP][sS]?://[A-Za-z0-9.-]+(?:[/?#][\x21\x23-\x5b\x5d-\x7e]*)?)"~\}~\}~'.replace("~", r"[ \t\n\r]*")
+)
+_SIMPLE_ROLES = (DEFAULT_ROLES[1], DEFAULT_ROLES[2])
+
+
 def parse_channel(raw: str | None) -> ParsedChannel:
+    if raw:
+        simple = _SIMPLE_CHANNEL.fullmatch(raw)
+        if simple is not None:
+            media_url = simple[1]
+            return ParsedChannel(
+                f'{{"media_properties":{{"media_url":"{media_url}"}}}}', media_url, None, _SIMPLE_ROLES
+            )
+    return _parse_channel(raw)
+
+
+def _parse_channel(raw: str | None) -> ParsedChannel:
+    """The whole of Twilio's rules, for any Channel text."""
     if raw is None or raw == "":
         raise missing_parameter("Channel")
     try:

@@ -7,11 +7,12 @@ to know how to word an error.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, ClassVar
 
 from mock_server._errors import ApiError, invalid_parameter, missing_parameter
 
@@ -136,6 +137,27 @@ class Result:
     status: int
     body: dict[str, Any] | None
     headers: dict[str, str] = field(default_factory=dict)
+    encoded: ClassVar[bytes | None] = None  # the HTTP layer encodes `body`
+
+
+class EncodedResult:
+    """An answer whose JSON text the operation wrote itself (create and fetch transcript, the request path's hottest
+    bodies: no dict is built only to be encoded). `body` parses the text back, for callers that want the dict."""
+
+    __slots__ = ("encoded", "headers", "status")
+
+    def __init__(self, status: int, encoded: bytes) -> None:
+        self.status = status
+        self.encoded = encoded
+        self.headers: dict[str, str] = {}
+
+    @property
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = json.loads(self.encoded)
+        return body
+
+    def __repr__(self) -> str:
+        return f"EncodedResult({self.status}, {self.encoded!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,4 +171,4 @@ class CallbackEvent:
     body: dict[str, Any] = field(default_factory=dict)
 
 
-__all__ = ["ApiError", "CallbackEvent", "Params", "Result", "parse_iso8601"]
+__all__ = ["ApiError", "CallbackEvent", "EncodedResult", "Params", "Result", "parse_iso8601"]

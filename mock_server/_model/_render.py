@@ -13,6 +13,7 @@ import binascii
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
+from json.encoder import encode_basestring
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -23,13 +24,33 @@ BASE = "https://intelligence.twilio.com"
 T = TypeVar("T")
 
 
+# The last second `iso` formatted: under load nearly every date rendered is this second's (created = updated = now).
+# One tuple, swapped whole, so a thread reading it never sees one second with another's text.
+_last_iso: tuple[int, str] = (0, "1970-01-01T00:00:00Z")
+
+
 def iso(epoch: float) -> str:
     """Twilio's ISO-8601 form: `YYYY-MM-DDThh:mm:ssZ`, whole seconds (rounded down), UTC, always 4-digit years.
 
     (`strftime("%Y")` writes year 1 as "1" with glibc, so the fields are formatted here.)
     """
-    t = time.gmtime(math.floor(epoch))
-    return f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}Z"
+    global _last_iso
+    second = math.floor(epoch)
+    last = _last_iso
+    if last[0] == second:
+        return last[1]
+    t = time.gmtime(second)
+    text = f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}Z"
+    _last_iso = (second, text)
+    return text
+
+
+# A JSON string literal exactly as the HTTP layer's encoder (ensure_ascii=False) writes one: the same C function.
+json_string: Callable[[str], str] = encode_basestring
+
+
+def optional_json_string(value: str | None) -> str:
+    return "null" if value is None else encode_basestring(value)
 
 
 def encode_token(position: int) -> str:

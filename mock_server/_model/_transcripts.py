@@ -25,7 +25,7 @@ from mock_server._model._channel import parse_channel
 from mock_server._model._content import media_seconds
 from mock_server._model._context import Context
 from mock_server._model._media import MediaOperations
-from mock_server._model._params import CallbackEvent, Params, Result
+from mock_server._model._params import CallbackEvent, EncodedResult, Params, Result
 from mock_server._model._records import (
     COMPLETED,
     FAILED,
@@ -34,7 +34,7 @@ from mock_server._model._records import (
     ServiceRecord,
     TranscriptRecord,
 )
-from mock_server._model._render import BASE, iso, paginate
+from mock_server._model._render import BASE, iso, json_string, optional_json_string, paginate
 from mock_server._model._sentences import SentenceOperations
 from mock_server._sids import is_sid
 
@@ -85,6 +85,31 @@ class TranscriptOperations(SentenceOperations, MediaOperations):
             },
         }
 
+    def transcript_json(self, t: TranscriptRecord) -> bytes:
+        """`render_transcript(t)` as the HTTP layer's encoder writes it (compact, UTF-8), without the dict.
+
+        Create and fetch answer with this: building the dict, parsing the stored Channel back into one and encoding
+        it all again cost more than the rest of either operation. The Channel is stored as the compact JSON the
+        encoder would write for it, so it goes in as it is; a test holds this equal to encoding `render_transcript`.
+        """
+        sid = t.sid
+        url = f"{BASE}/v2/Transcripts/{sid}"
+        start = t.media_start_time
+        text = (
+            f'{{"account_sid":{json_string(self.sid)},"service_sid":{json_string(t.service_sid)},'
+            f'"sid":{json_string(sid)},"date_created":"{iso(t.created)}","date_updated":"{iso(t.updated)}",'
+            f'"status":{json_string(t.status)},"channel":{t.channel},"data_logging":false,'
+            f'"language_code":{json_string(t.language_code)},"customer_key":{optional_json_string(t.customer_key)},'
+            f'"media_start_time":{"null" if start is None else json_string(iso(start))},"duration":{t.duration:d},'
+            f'"url":{json_string(url)},"redaction":{"true" if t.redaction else "false"},'
+            f'"encryption_credential_sid":{optional_json_string(t.encryption_credential_sid)},'
+            f'"links":{{"sentences":{json_string(url + "/Sentences")},'
+            f'"encrypted_sentences":{json_string(url + "/Sentences/Encrypted")},'
+            f'"media":{json_string(url + "/Media")},"operator_results":{json_string(url + "/OperatorResults")},'
+            f'"encrypted_operator_results":{json_string(url + "/OperatorResults/Encrypted")}}}}}'
+        )
+        return text.encode()
+
     # --- lifecycle ---------------------------------------------------------------------------------------------
 
     def _finish(self, t: TranscriptRecord, now: float) -> None:
@@ -132,7 +157,7 @@ class TranscriptOperations(SentenceOperations, MediaOperations):
 
     # --- operations --------------------------------------------------------------------------------------------
 
-    def create_transcript(self, p: Params) -> Result:
+    def create_transcript(self, p: Params) -> EncodedResult:
         service_sid = p.required("ServiceSid")
         if not is_sid(service_sid, "GA"):
             raise invalid_parameter("ServiceSid", service_sid, "must be a Service SID (GA…)")
@@ -166,7 +191,7 @@ class TranscriptOperations(SentenceOperations, MediaOperations):
         self.counts["created"] += 1
         if not self._wait_for_media(t, channel.media_url):
             self._start_lifecycle(t, now)
-        return Result(202, self.render_transcript(t))
+        return EncodedResult(202, self.transcript_json(t))
 
     def _start_lifecycle(self, t: TranscriptRecord, now: float) -> None:
         """Run the configured lifecycle from `now` (creation, or when the media has been heard)."""
@@ -189,10 +214,10 @@ class TranscriptOperations(SentenceOperations, MediaOperations):
             raise not_found(f"/v2/Transcripts/{sid}{path}")
         return t
 
-    def fetch_transcript(self, sid: str) -> Result:
+    def fetch_transcript(self, sid: str) -> EncodedResult:
         t = self._transcript(sid)
         self.refresh(t, self.ctx.clock.now(), poll=True)
-        return Result(200, self.render_transcript(t))
+        return EncodedResult(200, self.transcript_json(t))
 
     def delete_transcript(self, sid: str) -> Result:
         t = self._transcript(sid)
