@@ -1,11 +1,13 @@
-"""The four operations of the mix, sent with aiohttp directly: the generator's hot path.
+"""The four operations of the mix, sent as prepared bytes over the generator's own HTTP/1.1 pool: the hot path.
 
-Why not `IntelligenceClient`: measured here (benchmarks/bench_load.py), the client's per-request machinery —
-httpx request objects, the limiter, the retry loop, pydantic models — caps one process at about half of the 3,000
-creates/s the generator must sustain, and its retries would hide the very 429s a load test counts. These requests
-go out once each, with headers and the create's form body built once per run, and only what the generator needs
-is read from the answers: the status, a Retry-After, and a create's or fetch's transcript SID and status. The
-limiter, when asked for (`--adaptive`), is applied by the generator around these sends.
+Why not `IntelligenceClient`: its per-request machinery — httpx request objects, the limiter, the retry loop,
+pydantic models — costs several times the CPU per request of these sends (benchmarks/bench_load.py), and its
+retries would hide the very 429s a load test counts. Why not aiohttp's client: profiled at 3,000 creates/s it was
+~60 % of the generator's time, ~200 µs of CPU per request in the open model against ~75 µs now (`_http.py`). These
+requests go out once each, with the head and the create's form built once per run, and only what the generator
+needs is read from the answers: the status, a Retry-After, and a create's or fetch's transcript SID and status. The
+limiter, when asked for (`--adaptive`), is applied by the generator around these sends. The few requests outside
+the hot path (checking the service, pointing its webhook) go through an aiohttp session.
 
 The reads (fetch, sentences, operator results) pick a transcript created in this run (the most recent 10,000),
 so a run with reads creates a few transcripts first (`prepare`).
@@ -19,14 +21,14 @@ import json
 import random
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import aiohttp
-from yarl import URL
 
 from harness._credentials import Credentials
 from harness._errors import TransportError, error_from_response, retry_after_seconds
 from harness.load._generator import NOT_SENT, SendResult
+from harness.load._http import HttpError, HttpPool
 from harness.load._metrics import OK, OTHER_ERROR, RATE_LIMITED, SERVER_ERROR, LoadMetrics
 
 USER_AGENT = "cintel-harness/0.1 (load)"
@@ -63,13 +65,22 @@ class HttpOperations:
         self._rng = rng or random.Random(0)
         self._max_connections = max_connections
         self._timeout = aiohttp.ClientTimeout(total=None, connect=min(10.0, timeout_s), sock_read=timeout_s)
-        self._session: aiohttp.ClientSession | None = None
+        self._session: aiohttp.ClientSession | None = None  # the few requests outside the hot path
+        self._pool = HttpPool(target.credentials.base_url, max_connections=max_connections, timeout_s=timeout_s)
         self.sids: collections.deque[str] = collections.deque(maxlen=KEEP_SIDS)
         base = target.credentials.base_url.rstrip("/")
         self._base = base
-        self._create_url = URL(f"{base}/v2/Transcripts")
         self._headers = {"Authorization": target.credentials.authorization, "Accept": "application/json"}
-        self._form_headers = {**self._headers, "Content-Type": "application/x-www-form-urlencoded"}
+        # The hot path's requests as bytes: the common head once, a create's only its length and body apart.
+        self._path_prefix = urlsplit(base).path
+        self._head = (
+            f"Host: {self._pool.host_header}\r\nAuthorization: {target.credentials.authorization}\r\n"
+            f"Accept: application/json\r\nUser-Agent: {USER_AGENT}\r\n"
+        ).encode("latin-1")
+        self._create_head = (
+            f"POST {self._path_prefix}/v2/Transcripts HTTP/1.1\r\n".encode() + self._head
+            + b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: "
+        )  # fmt: skip
         # The create's form is built once, cut where the arrival's number goes: a create costs two byte joins.
         marker = "CINTELxARRIVALxNUMBER"  # letters only: JSON and form encoding leave it as it is
         channel = json.dumps({"media_properties": {"media_url": target.media_url.replace("{n}", marker, 1)}})
@@ -88,6 +99,7 @@ class HttpOperations:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        self._pool.close()
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -99,35 +111,28 @@ class HttpOperations:
             return self._form_head + number + self._form_tail + self._key_prefix + number
         return self._form_head + self._key_prefix + number
 
+    def _get(self, path: str) -> bytes:
+        return b"GET %s HTTP/1.1\r\n%s\r\n" % (f"{self._path_prefix}{path}".encode(), self._head)
+
     async def __call__(self, operation: str, k: int) -> SendResult:
-        session = self._session
-        assert session is not None, "use `async with HttpOperations(...)`"
-        sid = None
         if operation == "create":
-            method, url, body, headers = "POST", self._create_url, self.create_body(k), self._form_headers
+            body = self.create_body(k)
+            data = b"%s%d\r\n\r\n%s" % (self._create_head, len(body), body)
         else:
             if not self.sids:
                 return OTHER_ERROR, "no transcript to read yet", None
-            sid = self.sids[self._rng.randrange(len(self.sids))]
-            method, body, headers = "GET", None, self._headers
-            url = URL(_read_url(self._base, operation, sid), encoded=True)
+            data = self._get(_read_path(operation, self.sids[self._rng.randrange(len(self.sids))]))
         try:
-            async with session.request(method, url, data=body, headers=headers, allow_redirects=False) as response:
-                status = response.status
-                payload = await response.read()
-                retry_after = response.headers.get("Retry-After") if status == 429 else None
-        except aiohttp.ClientConnectorError:
-            return OTHER_ERROR, NOT_SENT, None
-        except (TimeoutError, aiohttp.ServerTimeoutError):
-            return OTHER_ERROR, "timeout", None
-        except aiohttp.ClientError as exc:
-            return OTHER_ERROR, type(exc).__name__, None
+            answer = await self._pool.request(data)
+        except HttpError as exc:
+            return OTHER_ERROR, NOT_SENT if exc.kind == "connect" else exc.kind, None
+        status, payload = answer.status, answer.body
         if status < 300:
             if operation == "create" or operation == "fetch":
                 self._note(payload, operation == "create")
             return OK, None, None
         if status == 429:
-            return RATE_LIMITED, None, retry_after_seconds(retry_after)
+            return RATE_LIMITED, None, retry_after_seconds(answer.retry_after)
         if status >= 500:
             return SERVER_ERROR, None, None
         return OTHER_ERROR, f"HTTP {status}", None
@@ -180,16 +185,17 @@ class HttpOperations:
         """Open `connections` keep-alive connections with harmless reads (the service), so the first second's
         requests do not each pay for a new connection — a cold pool made the first second look like an overload.
         Refusals (a busy account answers some with 429) do not matter here: the connection was made all the same."""
-        await asyncio.gather(*(self._service() for _ in range(connections)), return_exceptions=True)
+        service = self._get(f"/v2/Services/{self.target.service_sid}")
+        await asyncio.gather(*(self._pool.request(service) for _ in range(connections)), return_exceptions=True)
 
     async def point_webhook(self, callback_url: str | None) -> None:
         """Set the service's WebhookUrl (POST callbacks); None clears it."""
         await self._service({"WebhookUrl": callback_url or "", "WebhookHttpMethod": "POST"})
 
 
-def _read_url(base: str, operation: str, sid: str) -> str:
+def _read_path(operation: str, sid: str) -> str:
     if operation == "fetch":
-        return f"{base}/v2/Transcripts/{sid}"
+        return f"/v2/Transcripts/{sid}"
     if operation == "sentences":
-        return f"{base}/v2/Transcripts/{sid}/Sentences?PageSize=50"
-    return f"{base}/v2/Transcripts/{sid}/OperatorResults"
+        return f"/v2/Transcripts/{sid}/Sentences?PageSize=50"
+    return f"/v2/Transcripts/{sid}/OperatorResults"
