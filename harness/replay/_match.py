@@ -4,6 +4,10 @@ Two requests match when their method, path, query and body are equal after the s
 credential parameters `<redacted>`, the receiver's URL a placeholder) and these normalisations:
 
 - any account SID is `AC*`: a replay may run under other credentials, and a pseudonymised cassette has fake ones;
+- the batch id in a merged file's hosted name is `<batch>`: `cintel submit` hosts a `tracks`/`room_sid` row's merged
+  file as `<batch id>/<key>-<hash>.flac` (`harness._hosting.merged_name`; `<batch id>-<key>-<hash>.flac` on the
+  mock's media host), and the batch id is drawn at random by each new journal — a replay with a fresh journal
+  uploads to, checks and sends Intelligence the same names under another batch id (BATCH_IN_NAME);
 - the query and form pairs are compared as multisets in name order (values of a repeated name keep their order);
 - the values of CLOCK_PARAMETERS are not compared (the runner derives `AfterDateCreated` from the clock);
 - a JSON body is compared parsed, a binary one by its SHA-256.
@@ -26,11 +30,20 @@ from harness.replay._scrub import ACCOUNT_SID
 
 CLOCK_PARAMETERS = frozenset({"AfterDateCreated", "BeforeDateCreated", "DateCreatedAfter", "DateCreatedBefore"})
 ANY = "<any>"
+BATCH = "<batch>"
+# A journal's batch id (uuid4().hex) where it starts a merged file's hosted name — followed by `/` (S3 key, served
+# directory; `%2F` inside an encoded URL) or `-` (the mock's media host flattens the name) and `<key>-<12 hex>.flac`.
+# Only that shape: a 32-hex value anywhere else (a SID's digits, a customer key) is compared as it is.
+BATCH_IN_NAME = re.compile(r"(?<![0-9A-Za-z])[0-9a-f]{32}(?=(?:/|-|%2[fF])[A-Za-z0-9_-]{1,80}-[0-9a-f]{12}\.flac)")
 Pairs = tuple[tuple[str, str], ...]
 
 
 def _norm(text: str) -> str:
-    return ACCOUNT_SID.sub("AC*", text) if "AC" in text else text
+    if "AC" in text:
+        text = ACCOUNT_SID.sub("AC*", text)
+    if ".flac" in text:
+        text = BATCH_IN_NAME.sub(BATCH, text)
+    return text
 
 
 def _pairs(pairs: list[tuple[str, str]] | Pairs) -> Pairs:
@@ -84,8 +97,10 @@ def request_key(request: RecordedRequest) -> RequestKey:
 
 
 def path_pattern(path: str) -> str:
-    """A regex for respx's path lookup: the normalised path, any account SID where `AC*` stands."""
-    return "^" + re.escape(path).replace(re.escape("AC*"), "AC[0-9a-fA-F]{32}") + "$"
+    """A regex for respx's path lookup: the normalised path, any account SID where `AC*` stands, any batch id where
+    `<batch>` does."""
+    pattern = re.escape(path).replace(re.escape("AC*"), "AC[0-9a-fA-F]{32}")
+    return "^" + pattern.replace(re.escape(BATCH), "[0-9a-f]{32}") + "$"
 
 
 # --- the diff against the closest recorded request -----------------------------------------------------------------

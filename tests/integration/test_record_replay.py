@@ -15,6 +15,7 @@ import httpx
 from mock_server import MockConfig, serve
 from tests.integration.cli_support import SIGNATURE, Account, cintel, new_account, write_manifest
 from tests.integration.test_merge_room import ALICE, BOB, make_room
+from tests.integration.test_submit_rooms import tracks_manifest
 
 CONFIG = {"lifecycle": {"mode": "after_polls", "polls": 2}, "media": {"fetch": False}}
 IMMEDIATE = {"lifecycle": {"mode": "immediate"}, "media": {"fetch": False}}
@@ -233,3 +234,30 @@ async def test_merge_room_records_and_replays_offline_to_the_same_file(tmp_path:
     cassette = json.loads(raw)
     media = [e for e in cassette["exchanges"] if "base64" in (e["response"].get("body") or {})]
     assert media  # the recordings' audio, kept to be replayed
+
+
+async def test_a_recorded_submit_of_tracks_rows_replays_with_a_fresh_journal_to_the_same_results(
+    tmp_path: Path,
+) -> None:
+    """The merged files are hosted under the journal's batch id (a random value), which a replay's fresh journal
+    draws anew: the media host's upload path differs from the recorded one, and must still match it."""
+    manifest = tracks_manifest(tmp_path)
+    async with serve(MockConfig.from_json(IMMEDIATE), port=0, seed=5) as mock:
+        account = await new_account(mock, {})
+        recorded = await cintel("submit", str(manifest), "--service", account.service, "--record",
+                                str(tmp_path / "run.json"), env=account.env(), limit_s=180)  # fmt: skip
+    assert recorded.code == 0, recorded.err[-3000:]
+    uploads = [e["request"]["url"] for e in json.loads((tmp_path / "run.json").read_text())["exchanges"]
+               if e["request"]["method"] == "PUT"]  # fmt: skip
+    assert len(uploads) == 2
+    assert all("/__mock__/media/" in url for url in uploads)
+
+    replayed = await cintel("submit", str(manifest), "--service", account.service, "--replay",
+                            str(tmp_path / "run.json"), "--journal", str(tmp_path / "again.sqlite"), "--out",
+                            str(tmp_path / "again"), env=_offline_env(), limit_s=180)  # fmt: skip
+
+    assert replayed.code == 0, replayed.err[-3000:]
+    assert "replay: every recorded exchange was used" in replayed.err
+    recorded_out = tmp_path / "calls.jsonl.results"
+    assert (tmp_path / "again" / "results.jsonl").read_bytes() == (recorded_out / "results.jsonl").read_bytes()
+    assert _summary(tmp_path / "again") == _summary(recorded_out)
