@@ -261,3 +261,21 @@ async def test_a_recorded_submit_of_tracks_rows_replays_with_a_fresh_journal_to_
     recorded_out = tmp_path / "calls.jsonl.results"
     assert (tmp_path / "again" / "results.jsonl").read_bytes() == (recorded_out / "results.jsonl").read_bytes()
     assert _summary(tmp_path / "again") == _summary(recorded_out)
+
+
+async def test_a_video_scenario_recorded_against_the_mock_replays_offline(tmp_path: Path) -> None:
+    """`cintel scenario run --record DIR`, then `--target replay --cassettes DIR`: a room merged, hosted on the mock
+    under the recorded run's batch id, replayed under a new one — and its sentences judged again."""
+    library = Path(__file__).resolve().parents[2] / "scenarios" / "video_equal_tracks.toml"
+    tapes = tmp_path / "tapes"
+    recorded = await cintel("scenario", "run", "--record", str(tapes), str(library), env=_offline_env(), limit_s=180)
+    assert recorded.code == 0, recorded.out[-3000:] + recorded.err[-3000:]
+
+    replayed = await cintel("scenario", "run", "--target", "replay", "--cassettes", str(tapes), str(library),
+                            env=_offline_env(), limit_s=180)  # fmt: skip
+
+    assert replayed.code == 0, replayed.out[-3000:] + replayed.err[-3000:]
+    assert replayed.out.startswith(f"PASS video_equal_tracks ({library}, target replay, ")
+    assert "ok   1. submit main (1 rows): exit 0" in replayed.out
+    assert "ok   status of standup: completed" in replayed.out
+    assert "ok   sentences of standup (± 0.05 s): ch1@0.49, ch2@3.00, ch1@5.99, ch2@7.99" in replayed.out
