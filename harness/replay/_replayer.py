@@ -93,7 +93,18 @@ class CassetteRouter(respx.MockRouter):
 
     def transport(self) -> httpx.AsyncBaseTransport:
         """An httpx transport answering from this router (for `IntelligenceClient(transport=…)`, `VideoClient`)."""
-        return httpx.MockTransport(self.async_handler)
+        return httpx.MockTransport(self._handle)
+
+    async def _handle(self, request: httpx.Request) -> httpx.Response:
+        """respx's handler, minus respx in what it raises: a side effect's exception comes out of respx chained to
+        a `SideEffectError` and carrying a dozen of respx's frames, so the first thing a user saw of a miss was
+        respx's internals. Raised again from here, the traceback starts at the client's call to this transport
+        and ends with the miss's diff (pytest hides this frame too)."""
+        __tracebackhide__ = True
+        try:
+            return await self.async_handler(request)
+        except (ReplayError, httpx.TransportError) as error:  # a miss, or a recorded transport error raised again
+            raise error.with_traceback(None) from None
 
     # --- exchanges -------------------------------------------------------------------------------------------------
 

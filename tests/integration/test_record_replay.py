@@ -235,6 +235,15 @@ async def test_merge_room_records_and_replays_offline_to_the_same_file(tmp_path:
     media = [e for e in cassette["exchanges"] if "base64" in (e["response"].get("body") or {})]
     assert media  # the recordings' audio, kept to be replayed
 
+    other = "RM" + "f" * 32
+    missed = await cintel("merge", "--room", other, "-o", str(tmp_path / "c.flac"), "--replay",
+                          str(tmp_path / "room.json"), env=_offline_env(), limit_s=180)  # fmt: skip
+    assert missed.code == 2, missed.err[-3000:]
+    assert missed.err.startswith(f"cintel merge: replay: error: the cassette has no answer for GET /v1/Rooms/{other}\n"
+                                 f"closest recorded request: #1 GET /v1/Rooms/{room} (unused)\n")  # fmt: skip
+    assert "Traceback" not in missed.err
+    assert "respx" not in missed.err
+
 
 async def test_a_recorded_submit_of_tracks_rows_replays_with_a_fresh_journal_to_the_same_results(
     tmp_path: Path,
