@@ -8,7 +8,8 @@ mock's media host, each with a script saying what is spoken (a caller giving a p
 which the service's PII redaction then hides), and the manifest's rows point at their signed URLs in turn. The batch
 runs with progress; the mock's own count of transcripts per CustomerKey is checked at the end, and its count of media
 fetched and analysed shown. Everything lives in a temporary directory that is removed at the end, unless `--out`
-asks to keep the results.
+asks to keep the results. `--record FILE` keeps the API's exchanges (not the mock's control plane: hosting the calls,
+their scripts, its stats) as a cassette — a first one to try `cintel conformance` with.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ from harness._client import IntelligenceClient
 from harness._journal import Journal, fingerprint
 from harness._progress import ProgressView
 from harness._runner import RunnerOptions
+from harness._transport import AiohttpTransport
 from harness.cli._exit import EXIT_FAILED
+from harness.cli._recording import Tap, tap_of
 from harness.cli._submit import final, run_batch
 
 DEMO_CONFIG: dict[str, Any] = {
@@ -129,10 +132,11 @@ def write_manifest(path: Path, items: int, recordings: list[Recording]) -> None:
 
 def demo_command(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="cintel-demo-") as work:
-        return asyncio.run(run_demo(args.items, args.out, Path(work), ProgressView("text")))
+        return asyncio.run(run_demo(args.items, args.out, Path(work), ProgressView("text"), tap=tap_of(args)))
 
 
-async def run_demo(items: int, out: Path | None, work: Path, view: ProgressView) -> int:
+async def run_demo(items: int, out: Path | None, work: Path, view: ProgressView, *, tap: Tap | None = None) -> int:
+    """The demo; with `tap` (`--record`), the API client sends through its recorder."""
     from mock_server import MockConfig, serve
 
     out = out or work / "results"
@@ -147,7 +151,10 @@ async def run_demo(items: int, out: Path | None, work: Path, view: ProgressView)
             )
             write_manifest(manifest, items, recordings)
             print(f"manifest: {manifest} ({items} recordings)")
-            client = IntelligenceClient(mock.account_sid, mock.auth_token, base_url=mock.base_url)
+            transport = tap.transport(AiohttpTransport) if tap is not None else None
+            client = IntelligenceClient(mock.account_sid, mock.auth_token, base_url=mock.base_url, transport=transport)
+            if tap is not None and tap.recorder is not None:
+                tap.recorder.base_url = mock.base_url
             journal = Journal(work / "calls.journal.sqlite", batch={"manifest": fingerprint(manifest)})
             async with client:
                 service = await client.create_service("demo-calls", auto_redaction=True)

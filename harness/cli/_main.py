@@ -95,6 +95,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--items", type=_positive_int, default=300, help="synthetic manifest rows (default 300)")
     demo.add_argument("--out", type=Path, help="keep the results here (default: a temporary directory, removed)")
+    from harness.cli._recording import add_record_option  # a light module
+
+    add_record_option(demo)
     _add_merge(commands)
     from harness.cli._scenario import add_parser as add_scenario  # a light module: heavy imports wait for its run
 
@@ -284,8 +287,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return conformance_command(args)
     from harness.cli._demo import demo_command
+    from harness.cli._recording import run_tapped
 
-    return demo_command(args)
+    return run_tapped(args, demo_command)
 
 
 def _error(command: str, message: str, code: int, as_json: bool, hint: str | None = None) -> None:

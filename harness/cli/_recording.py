@@ -1,5 +1,5 @@
 """`--record FILE`, `--replay FILE` and `--pseudonymise` for the commands that talk to the API (`submit`, `merge
---room`), and the wrapper that runs a command under them.
+--room`; `demo` records only), and the wrapper that runs a command under them.
 
 With `--record`, every client the command makes sends through a recording transport (harness.replay.Recorder) and
 the webhook receiver reports the callbacks it accepted; the cassette is written when the command ends, however it
@@ -54,6 +54,18 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--replay", type=Path, metavar="FILE",
                        help="answer every request from this cassette, with no network at all (exit 2 on a request "
                        "it has no answer for, or when recorded exchanges are left unused)")  # fmt: skip
+    group.add_argument("--pseudonymise", action="store_true",
+                       help="with --record: replace account SIDs (AC…) by consistent placeholders")  # fmt: skip
+
+
+def add_record_option(parser: argparse.ArgumentParser) -> None:
+    """`--record FILE` and `--pseudonymise` alone, for a command that has nothing to replay (`cintel demo` starts
+    its own mock: its cassette is a first one for `cintel conformance`, and a replay would have no mock to stand in
+    for)."""
+    group = parser.add_argument_group("record (README: Record and replay)")
+    group.add_argument("--record", type=Path, metavar="FILE",
+                       help="write every API exchange (and accepted callback) to this JSON cassette, secrets "
+                       "scrubbed — a first cassette for `cintel conformance`")  # fmt: skip
     group.add_argument("--pseudonymise", action="store_true",
                        help="with --record: replace account SIDs (AC…) by consistent placeholders")  # fmt: skip
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -288,3 +289,31 @@ async def test_a_video_scenario_recorded_against_the_mock_replays_offline(tmp_pa
     assert "ok   1. submit main (1 rows): exit 0" in replayed.out
     assert "ok   status of standup: completed" in replayed.out
     assert "ok   sentences of standup (± 0.05 s): ch1@0.49, ch2@3.00, ch1@5.99, ch2@7.99" in replayed.out
+
+
+async def test_cintel_demo_records_a_cassette_that_conformance_finds_clean(tmp_path: Path) -> None:
+    """The demo's embedded mock is busy (429s, 5xx, resets, webhook faults): its cassette is a first one to feed
+    `cintel conformance` — the API's exchanges only, secrets scrubbed, callbacks kept."""
+    cassette_path = tmp_path / "demo.json"
+    demo = await cintel("demo", "--items", "6", "--record", str(cassette_path), env=_offline_env(), limit_s=180)
+    assert demo.code == 0, demo.out[-2000:] + demo.err[-3000:]
+    assert "exactly once: every recording has one transcript" in demo.out
+    assert f"callbacks written to {cassette_path}" in demo.err
+
+    raw = cassette_path.read_text()
+    cassette = json.loads(raw)
+    assert cassette["command"] == "demo"
+    paths = {httpx.URL(e["request"]["url"]).path for e in cassette["exchanges"]}
+    assert "/v2/Transcripts" in paths
+    assert not any(path.startswith("/__mock__/") for path in paths)  # the control plane is the demo's, not the API's
+    assert cassette["callbacks"]
+    assert not re.search(r"Signature=(?!<redacted>)", raw)  # the media's signed URLs
+    assert all(value == "<redacted>" for e in cassette["exchanges"] for name, value in e["request"]["headers"]
+               if name == "authorization")  # fmt: skip
+
+    checked = await cintel("conformance", str(cassette_path), env=_offline_env())
+    assert checked.code == 0, checked.out + checked.err
+    assert "no differences" in checked.out
+    replay = await cintel("demo", "--replay", str(cassette_path), env=_offline_env())
+    assert replay.code == 2  # nothing to replay: the demo is its own mock
+    assert "unrecognized arguments: --replay" in replay.err
