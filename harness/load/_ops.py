@@ -26,7 +26,15 @@ from urllib.parse import urlencode, urlsplit
 import aiohttp
 
 from harness._credentials import Credentials
-from harness._errors import TransportError, error_from_response, retry_after_seconds
+from harness._errors import (
+    AccountBlocked,
+    Forbidden,
+    NotFound,
+    TransportError,
+    Unauthorized,
+    error_from_response,
+    retry_after_seconds,
+)
 from harness.load._generator import NOT_SENT, SendResult
 from harness.load._http import HttpError, HttpPool
 from harness.load._metrics import OK, OTHER_ERROR, RATE_LIMITED, SERVER_ERROR, LoadMetrics
@@ -177,8 +185,16 @@ class HttpOperations:
         return service
 
     async def check_service(self) -> str | None:
-        """Prove the credentials and the service before measuring anything; returns the service's WebhookUrl."""
-        webhook_url = (await self._service()).get("webhook_url")
+        """Prove the credentials and the service before measuring anything; returns the service's WebhookUrl.
+        Refused credentials or an unknown service are `AccountBlocked` (exit 4), as for a batch."""
+        try:
+            service = await self._service()
+        except (Unauthorized, Forbidden, NotFound) as refused:
+            raise AccountBlocked(
+                f"service {self.target.service_sid} at {self._base} refused: {refused}", cause=refused,
+                hint="check TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN (or the API key) and --service",
+            ) from None  # fmt: skip
+        webhook_url = service.get("webhook_url")
         return webhook_url if isinstance(webhook_url, str) else None
 
     async def warm(self, connections: int) -> None:

@@ -266,7 +266,7 @@ def _profile(src: _Source) -> Profile | None:
 
 def _required(src: _Source, key: str, parse: Callable[[Any], float], kind: str) -> float:
     if not src.has(key):
-        flag = "--" + key.replace("_", "-")
+        flag = "--ramp FROM:TO" if key.startswith("ramp_") else "--" + key.replace("_", "-")
         raise LoadSpecError(f"a {kind} profile needs {flag} ({key} in [load])")
     return src.get(key, parse, 0.0)
 

@@ -100,6 +100,20 @@ async def test_a_mock_elsewhere_gets_its_webhook_back_and_no_secret_reaches_a_fi
     assert not any("Basic " in text for text in texts)
 
 
+async def test_refused_credentials_exit_4_before_any_load(tmp_path: Path) -> None:
+    async with serve(MockConfig(), port=0) as mock:
+        account = await new_account(mock, {})
+        env = account.env(TWILIO_AUTH_TOKEN="wrong-token", CINTEL_SERVICE_SID=account.service)
+        done = await cintel("load", "--base-url", mock.base_url, "--rate", "10/s", "--duration", "1s", "--out",
+                            str(tmp_path / "r"), env=env, limit_s=60)  # fmt: skip
+        transcripts = (await account.stats())["transcripts_created"]
+    assert done.code == 4, done.err
+    assert f"service {account.service}" in done.err
+    assert "refused" in done.err
+    assert transcripts == 0
+    assert not (tmp_path / "r").exists()
+
+
 def test_twilio_is_refused_without_the_flag_after_saying_what_would_be_sent(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["load", "--twilio", "--rate", "10/s", "--duration", "60s", "--media-url", "https://b.example/a.wav",
                  "--service", "GA" + "0" * 32])  # fmt: skip
