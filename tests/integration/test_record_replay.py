@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from mock_server import MockConfig, serve
 from tests.integration.cli_support import SIGNATURE, Account, cintel, new_account, write_manifest
@@ -317,3 +319,42 @@ async def test_cintel_demo_records_a_cassette_that_conformance_finds_clean(tmp_p
     replay = await cintel("demo", "--replay", str(cassette_path), env=_offline_env())
     assert replay.code == 2  # nothing to replay: the demo is its own mock
     assert "unrecognized arguments: --replay" in replay.err
+
+
+async def test_tracks_rows_hosted_in_a_served_directory_replay_with_a_fresh_journal(tmp_path: Path) -> None:
+    """With --media-base-url the batch id is in the ranged check's path and in the URL the create sends."""
+    root = tmp_path / "www"
+    root.mkdir()
+    app = web.Application()
+    app.router.add_static("/calls/", root)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    base = str(server.make_url("/calls"))
+    manifest = tracks_manifest(tmp_path)
+    try:
+        async with serve(MockConfig.from_json(IMMEDIATE), port=0, seed=5) as mock:
+            account = await new_account(mock, {})
+            recorded = await cintel("submit", str(manifest), "--service", account.service, "--media-base-url", base,
+                                    "--media-dir", str(root), "--record", str(tmp_path / "run.json"),
+                                    env=account.env(), limit_s=180)  # fmt: skip
+    finally:
+        await server.close()
+    assert recorded.code == 0, recorded.err[-3000:]
+    forms = [dict(e["request"]["body"]["form"]) for e in json.loads((tmp_path / "run.json").read_text())["exchanges"]
+             if e["request"]["method"] == "POST" and e["request"]["url"].endswith("/v2/Transcripts")]  # fmt: skip
+    channels = [form["Channel"] for form in forms if "CustomerKey" in form]
+    assert len(channels) == 2
+    assert all(f'"media_url": "{base}/' in channel for channel in channels)
+
+    again = tmp_path / "www-again"  # nothing serves it now: the cassette answers the checks
+    again.mkdir()
+    replayed = await cintel("submit", str(manifest), "--service", account.service, "--media-base-url", base,
+                            "--media-dir", str(again), "--replay", str(tmp_path / "run.json"), "--journal",
+                            str(tmp_path / "again.sqlite"), "--out", str(tmp_path / "again"), env=_offline_env(),
+                            limit_s=180)  # fmt: skip
+
+    assert replayed.code == 0, replayed.err[-3000:]
+    assert "replay: every recorded exchange was used" in replayed.err
+    recorded_out = tmp_path / "calls.jsonl.results"
+    assert (tmp_path / "again" / "results.jsonl").read_bytes() == (recorded_out / "results.jsonl").read_bytes()
+    assert {p.parent.name for p in again.rglob("*.flac")}.isdisjoint(p.parent.name for p in root.rglob("*.flac"))
