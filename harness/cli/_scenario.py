@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness._errors import CintelError
+from harness.cli._env import require_credentials
 from harness.cli._exit import EXIT_OK, EXIT_THRESHOLDS, EXIT_USAGE
 
 if TYPE_CHECKING:
@@ -140,10 +141,13 @@ def scenario_command(args: argparse.Namespace) -> int:
         print(f"{len(loaded)} scenario(s) valid: {', '.join(s.name for s in loaded)}")
         return EXIT_OK
     if args.scenario_command == "list":
-        for s in loaded:
-            first = s.scenario.description.strip().splitlines()[0] if s.scenario.description.strip() else ""
-            steps = " → ".join(step.do for step in s.scenario.steps)
-            print(f"{s.name:<32} {steps:<40} {first}")
+        width = max(len(s.name) for s in loaded)
+        rows = [(s.name, " → ".join(step.do for step in s.scenario.steps),
+                 s.scenario.description.strip().splitlines()[0] if s.scenario.description.strip() else "")
+                for s in loaded]  # fmt: skip
+        steps_width = max(len(r[1]) for r in rows)
+        for name, steps, first in rows:
+            print(f"{name:<{width}}  {steps:<{steps_width}}  {first}".rstrip())
         return EXIT_OK
     return _run(args, loaded)
 
@@ -188,6 +192,8 @@ def _options(args: argparse.Namespace) -> RunOptions:
         raise ScenarioUsageError(f"--media-dir {args.media_dir}: no such folder")
     if args.target != "twilio" and (args.upload or args.media_base_url):
         raise ScenarioUsageError("--upload and --media-base-url are for --target twilio (the mock hosts media)")
+    if args.target == "twilio":  # exit 2 naming the variables, before any scenario starts (as cintel submit)
+        require_credentials(os.environ, "--target twilio runs the scenarios with your Twilio credentials")
     hosting = Hosting(args.upload, args.media_base_url, args.media_dir)
     _, start, voices = mock_tools()
     credentials = {k: v for k, v in os.environ.items() if k.startswith(("TWILIO_", "CINTEL_"))}

@@ -216,3 +216,13 @@ async def test_against_twilio_the_mocks_checks_are_listed_as_skipped_and_the_res
         f"skip stats media_fetched: {mock_only}",
     ]
     assert sorted(p.name for p in served.iterdir()) == ["call.wav"]  # the media went where the user serves it
+
+
+def test_target_twilio_without_credentials_exits_2_naming_the_variables(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_API_KEY", "TWILIO_API_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    library = Path(__file__).resolve().parents[3] / "scenarios" / "media_public_url.toml"
+    assert main(["scenario", "run", "--target", "twilio", str(library)]) == 2
+    assert "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are not set" in capsys.readouterr().err
