@@ -160,6 +160,8 @@ def run_tapped(args: argparse.Namespace, command: Callable[[argparse.Namespace],
         return command(args)
     if record is not None and replay is not None:
         raise RecordReplayError("--record and --replay: choose one (a replay sends nothing, so records nothing)")
+    if getattr(args, "command", None) == "merge" and getattr(args, "room", None) is None:
+        raise RecordReplayError("--record and --replay go with --room (merging files talks to no API)")
     if replay is not None and getattr(args, "pseudonymise", False):
         raise RecordReplayError("--pseudonymise goes with --record (a replayed cassette is used as it was written)")
     if getattr(args, "upload", None):

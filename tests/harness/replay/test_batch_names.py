@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -87,3 +88,12 @@ def test_any_customer_keys_merged_name_matches_under_any_batch_id(key: str) -> N
         assert request_key(RecordedRequest(method="PUT", url=url)) == request_key(
             RecordedRequest(method="PUT", url=again)
         )
+
+
+def test_merging_files_with_record_is_refused_and_writes_no_cassette(tmp_path: Path) -> None:
+    from harness.cli import main
+
+    cassette = tmp_path / "c.json"
+    argv = ["merge", str(tmp_path / "a.wav"), str(tmp_path / "b.wav"), "-o", str(tmp_path / "o.flac")]
+    assert main([*argv, "--record", str(cassette)]) == 2
+    assert not cassette.exists()
