@@ -175,6 +175,8 @@ def _add_submit(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "MANIFEST.journal.sqlite beside the manifest); one run at a time: a second run on it is refused",
     )  # fmt: skip
     submit.add_argument("--out", type=Path, help="results directory (default: MANIFEST.results/ beside it)")
+    report = "also write the load report of the run (report.html, report.json, timeseries.csv) into DIR"
+    submit.add_argument("--report", type=Path, metavar="DIR", help=report)
     submit.add_argument("--no-wait", action="store_true", help="submit only; `cintel status` reports later")
     submit.add_argument(
         "--retry-failed",

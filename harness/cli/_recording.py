@@ -94,19 +94,26 @@ def tap_of(args: argparse.Namespace) -> Tap | None:
     return tap
 
 
-def api_client(args: argparse.Namespace, *credentials: str, base_url: str | None) -> IntelligenceClient:
-    """The command's IntelligenceClient: as usual, or through the recorder, or answered by the cassette."""
+def api_client(
+    args: argparse.Namespace,
+    *credentials: str,
+    base_url: str | None,
+    wrap: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport] | None = None,
+) -> IntelligenceClient:
+    """The command's IntelligenceClient: as usual, or through the recorder, or answered by the cassette; `wrap`
+    (e.g. `--report`'s meter) goes around whichever transport that is."""
     from harness._client import IntelligenceClient
     from harness._transport import AiohttpTransport
 
     tap = tap_of(args)
     if tap is None:
-        return IntelligenceClient(*credentials, base_url=base_url)
+        return IntelligenceClient(*credentials, base_url=base_url, transport=wrap(AiohttpTransport()) if wrap else None)
     if tap.router is not None:
         base_url = base_url or os.environ.get("CINTEL_BASE_URL") or tap.router.cassette.base_url
         if not credentials and not os.environ.get("TWILIO_ACCOUNT_SID"):
             credentials = (REPLAY_ACCOUNT_SID, REPLAY_AUTH_TOKEN)
-    client = IntelligenceClient(*credentials, base_url=base_url, transport=tap.transport(AiohttpTransport))
+    transport = tap.transport(AiohttpTransport)
+    client = IntelligenceClient(*credentials, base_url=base_url, transport=wrap(transport) if wrap else transport)
     if tap.recorder is not None:
         tap.recorder.base_url = client.credentials.base_url
     return client

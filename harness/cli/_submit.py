@@ -32,6 +32,7 @@ from harness._webhooks import WebhookReceiver
 from harness.cli._env import require_credentials
 from harness.cli._exit import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from harness.cli._recording import Transports, api_client, transport_factory
+from harness.cli._submit_report import BatchReport
 
 SERVICE_SID = re.compile(r"^GA[0-9a-fA-F]{32}$")
 RESTORE_TIMEOUT_S = 20.0
@@ -118,16 +119,38 @@ def _check_embedded_mock(args: argparse.Namespace) -> None:
 
 
 async def _submit(args: argparse.Namespace, view: ProgressView, scan: ManifestScan) -> int:
-    if not args.mock:
-        if getattr(args, "replay", None) is None:  # a replay answers from its cassette, with or without credentials
-            require_credentials(os.environ, "cintel submit sends the batch with your Twilio credentials")
-        return await _submit_to(api_client(args, base_url=args.base_url), args.service, args, view, scan)
+    report = BatchReport(args.report, args.manifest) if getattr(args, "report", None) else None
+    wrap = report.wrap if report else None
+    code, interrupted = EXIT_INTERRUPTED, True
+    try:
+        if not args.mock:
+            if getattr(args, "replay", None) is None:  # a replay answers from its cassette, credentials or not
+                require_credentials(os.environ, "cintel submit sends the batch with your Twilio credentials")
+            client = api_client(args, base_url=args.base_url, wrap=wrap)
+            if report:
+                report.bind(client)
+            code = await _submit_to(client, args.service, args, view, scan)
+        else:
+            code = await _submit_embedded(args, view, scan, report)
+        interrupted = code == EXIT_INTERRUPTED
+        return code
+    finally:
+        if report is not None and (html := report.write(code, interrupted)) is not None:
+            view.message(f"report: {html}")
+
+
+async def _submit_embedded(
+    args: argparse.Namespace, view: ProgressView, scan: ManifestScan, report: BatchReport | None
+) -> int:
     from mock_server import MockConfig, load_config_file, serve
 
     config = load_config_file(args.mock_config) if args.mock_config else MockConfig()
     async with serve(config, port=0) as mock:
         view.message(f"embedded mock: {mock.base_url} (dev account {mock.account_sid}, service {mock.service_sid})")
-        client = api_client(args, mock.account_sid, mock.auth_token, base_url=mock.base_url)
+        client = api_client(args, mock.account_sid, mock.auth_token, base_url=mock.base_url,
+                            wrap=report.wrap if report else None)  # fmt: skip
+        if report:
+            report.bind(client)
         return await _submit_to(client, args.service or mock.service_sid, args, view, scan, embedded=True)
 
 

@@ -49,7 +49,7 @@ class MeteredTransport(httpx.AsyncBaseTransport):
     ) -> None:
         self.inner = inner
         self.metrics = metrics
-        self._limit = limit
+        self.limit = limit  # what the limit is now (e.g. the client's limiter); may be set after the client is made
         self.in_flight = 0
         self._peak = 0
         self._sampled_second = -math.inf
@@ -90,7 +90,7 @@ class MeteredTransport(httpx.AsyncBaseTransport):
         second = self.metrics.second_start(now)
         if second != self._sampled_second:
             self._sampled_second = second
-            self.metrics.sample(now, self.in_flight, self._peak, self._limit() if self._limit else None)
+            self.metrics.sample(now, self.in_flight, self._peak, self.limit() if self.limit else None)
             self._peak = self.in_flight
 
     async def aclose(self) -> None:
