@@ -67,6 +67,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument("--cassettes", type=Path, metavar="DIR",
                      help="with --target replay: the folder a --record DIR run wrote")  # fmt: skip
     run.add_argument("--keep", type=Path, metavar="DIR", help="keep each scenario's files in DIR/<name>")
+    report = "each submit step's load report (cintel load's files) in DIR/<name>/<step>-submit"
+    run.add_argument("--report", type=Path, metavar="DIR", help=report)
     run.add_argument("--json", action="store_true", help="one JSON report per line instead of text")
     hosting = run.add_argument_group("media against Twilio (--target twilio)")
     hosting.add_argument("--upload", metavar="s3://BUCKET/PREFIX", help="upload media to S3 (pre-signed URLs)")
@@ -199,7 +201,7 @@ def _options(args: argparse.Namespace) -> RunOptions:
     credentials = {k: v for k, v in os.environ.items() if k.startswith(("TWILIO_", "CINTEL_"))}
     return RunOptions(target=args.target, start_mock=start, voices=voices, credentials=credentials,
                       hosting=hosting, work_dir=args.keep, record_dir=args.record,
-                      replay_dir=args.cassettes)  # fmt: skip
+                      replay_dir=args.cassettes, report_dir=args.report)  # fmt: skip
 
 
 def _run(args: argparse.Namespace, loaded: list[LoadedScenario]) -> int:

@@ -110,6 +110,7 @@ class RunContext:
         self._public: tuple[Any, str] | None = None  # (aiohttp runner, base URL) of the loopback file server
         self._prefix = secrets.token_hex(4)  # hosted names never meet another run's on the same mock
         self.tape: Tape | None = None  # recording this run (--record) or replaying one (--target replay)
+        self.report_dir: Path | None = None  # submit steps write their load report under it (--report)
 
     @property
     def replaying(self) -> bool:

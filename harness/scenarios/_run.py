@@ -51,6 +51,7 @@ class RunOptions:
     work_dir: Path | None = None  # keep each scenario's files in work_dir/<name> (default: a temporary folder)
     record_dir: Path | None = None  # record each command's traffic into record_dir/<name>/ (`--record DIR`)
     replay_dir: Path | None = None  # target replay: the folder a recorded run wrote (`--cassettes DIR`)
+    report_dir: Path | None = None  # each submit step's load report in report_dir/<name>/<step>-submit (`--report`)
 
 
 @dataclass
@@ -144,6 +145,8 @@ async def _run(
         ctx.tape = Tape(options.replay_dir / loaded.name, replay=True)
     elif options.record_dir is not None:
         ctx.tape = Tape(options.record_dir / loaded.name, replay=False)
+    if options.report_dir is not None:
+        ctx.report_dir = options.report_dir / loaded.name
     runner = StepRunner(ctx)
     records: list[StepRecord] = []
     if scenario.mock and not api.on_mock:

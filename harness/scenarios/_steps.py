@@ -247,6 +247,8 @@ class StepRunner:
         else:
             args += ["--media-dir", str(batch.media_dir)]
         args += self._tape_args(self._index, "submit")
+        if ctx.report_dir is not None:  # one report per submit step: a resumed run writes its own
+            args += ["--report", str(ctx.report_dir / f"{self._index + 1:02d}-submit")]
         kill, note = step.kill, ""
         if kill is not None and kill.after_created is not None and not ctx.api.on_mock:
             kill, note = None, f" (not killed: counting the transcripts made is for the mock: {MOCK_ONLY})"

@@ -226,3 +226,13 @@ def test_target_twilio_without_credentials_exits_2_naming_the_variables(
     library = Path(__file__).resolve().parents[3] / "scenarios" / "media_public_url.toml"
     assert main(["scenario", "run", "--target", "twilio", str(library)]) == 2
     assert "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are not set" in capsys.readouterr().err
+
+
+def test_report_writes_each_submit_steps_load_report(tmp_path: Path) -> None:
+    library = Path(__file__).resolve().parents[3] / "scenarios" / "create_answer_lost.toml"
+    assert main(["scenario", "run", str(library), "--report", str(tmp_path / "r")]) == 0
+    reports = sorted((tmp_path / "r" / "create_answer_lost").glob("*-submit/report.json"))
+    assert reports, list((tmp_path / "r").rglob("*"))
+    summary = json.loads(reports[0].read_text())["summary"]
+    assert summary["sent"] > 0
+    assert (reports[0].parent / "report.html").is_file()
