@@ -30,13 +30,15 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     session.install("-e", ".", *_group("tests"))
-    session.run("pytest", *session.posargs)
+    # pytest-xdist: every test makes its own accounts, ports and files, so they run side by side (at most 4 workers:
+    # each may start the mock's media worker processes too)
+    session.run("pytest", "-n", "auto", "--maxprocesses", "4", *session.posargs)
 
 
 @nox.session
 def scenarios(session: nox.Session) -> None:
     """Every scenario file (scenarios/*.toml) as a test, through the package's pytest plugin, two at a time."""
-    session.install("-e", ".", *_group("tests"), "pytest-xdist")
+    session.install("-e", ".", *_group("tests"))
     session.run("pytest", "scenarios/", "-n", "2", *session.posargs)
 
 
