@@ -37,3 +37,17 @@ def intelligence_spec() -> dict[str, Any]:
 def video_spec() -> dict[str, Any]:
     """Twilio's official OpenAPI file for Video v1 (twilio-oai 2.6.7, in tests/specs/)."""
     return _load(VIDEO_SPEC)
+
+
+@pytest.fixture(autouse=True)
+def _restore_cli_logging() -> Any:
+    """`harness.cli.main()` run in-process sets up the command's logging (its own handler, no propagation to the
+    root logger); put the loggers back after each test, so a later test's `caplog` still sees their records."""
+    import logging
+
+    names = ("harness", "mock_server", "aiohttp")
+    saved = [(logging.getLogger(n), logging.getLogger(n).handlers[:], logging.getLogger(n).level,
+              logging.getLogger(n).propagate) for n in names]  # fmt: skip
+    yield
+    for logger, handlers, level, propagate in saved:
+        logger.handlers, logger.level, logger.propagate = handlers, level, propagate
