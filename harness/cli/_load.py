@@ -53,7 +53,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "  cintel load --rate 50/s --spike-rate 500/s --spike-at 20s --spike-duration 5s --duration 60s\n"
         "  cintel load --adaptive --concurrency 64 --duration 60s --mock-config limits.toml\n"
         "  cintel load load.toml            (a [load] table with the same keys)\n\n"
-        "exit codes: 0 done, 2 usage, 3 interrupted (report still written), 99 a threshold crossed",
+        "exit codes: 0 done, 2 usage, 3 interrupted (report still written), 4 refused by the account,\n"
+        "99 a threshold crossed",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     load.add_argument(

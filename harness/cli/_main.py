@@ -233,7 +233,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = code_for(error)
         hint = getattr(error, "hint", None)
         if code == EXIT_BLOCKED:
-            hint = f"{hint}. Nothing was marked failed: fix it and run the same command again"
+            done = "Nothing was marked failed: " if args.command == "submit" else ""
+            hint = f"{hint}. {done}fix it and run the same command again"
         _error(args.command, str(error), code, json_errors, hint=hint)
         return code
     except KeyboardInterrupt:

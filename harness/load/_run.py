@@ -26,9 +26,9 @@ from harness.load._spec import LoadSpec
 from harness.load._thresholds import Verdict, evaluate
 
 log = logging.getLogger("harness.load")
-CALLBACK_GRACE_S = 3.0
+CALLBACK_GRACE_S = 3.0  # after the drain, how long to wait for the callbacks of transcripts completed meanwhile
 WARM_CONNECTIONS = 32
-BUSY_CORE_SHARE = 0.9  # after the drain, how long to wait for the callbacks of transcripts completed meanwhile
+BUSY_CORE_SHARE = 0.9  # the generator used more of its core than this: its own figures may be generator-bound
 
 
 @dataclass

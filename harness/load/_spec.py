@@ -105,7 +105,7 @@ class _Source:
 
     def where(self, key: str) -> str:
         if key in self.flags:
-            return "--" + key.replace("_", "-")
+            return "--threshold" if key == "thresholds" else "--" + key.replace("_", "-")  # the flag is singular
         return f"{self.file}: [load].{key}"
 
     def has(self, key: str) -> bool:

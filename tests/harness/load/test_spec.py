@@ -83,7 +83,7 @@ def test_a_bad_file_is_refused_naming_the_file_and_key(tmp_path: Path, text: str
         (flags(steps="10/s,fast", step_duration="1s"), "--steps: 'fast'"),
         (flags(rate="1/s", spike_rate="9/s", spike_at="5s", spike_duration="9s", duration="6s"), "spike"),
         (flags(rate="1/s", duration="1s", mix="delete=1"), "--mix 'delete=1'.*unknown operation"),
-        (flags(rate="1/s", duration="1s", thresholds=["p99<"]), "--thresholds.*'p99<'"),
+        (flags(rate="1/s", duration="1s", thresholds=["p99<"]), "--threshold: .*'p99<'"),
     ],
 )
 def test_bad_flags_are_refused_naming_the_flag(given: dict[str, object], message: str) -> None:
