@@ -49,10 +49,6 @@ def iso(epoch: float) -> str:
 json_string: Callable[[str], str] = encode_basestring
 
 
-def optional_json_string(value: str | None) -> str:
-    return "null" if value is None else encode_basestring(value)
-
-
 def encode_token(position: int) -> str:
     return "PT" + base64.urlsafe_b64encode(f"p{position}".encode()).decode().rstrip("=")
 

@@ -34,7 +34,7 @@ from mock_server._model._records import (
     ServiceRecord,
     TranscriptRecord,
 )
-from mock_server._model._render import BASE, iso, json_string, optional_json_string, paginate
+from mock_server._model._render import BASE, iso, json_string, paginate
 from mock_server._model._sentences import SentenceOperations
 from mock_server._sids import is_sid
 
@@ -90,23 +90,25 @@ class TranscriptOperations(SentenceOperations, MediaOperations):
 
         Create and fetch answer with this: building the dict, parsing the stored Channel back into one and encoding
         it all again cost more than the rest of either operation. The Channel is stored as the compact JSON the
-        encoder would write for it, so it goes in as it is; a test holds this equal to encoding `render_transcript`.
+        encoder would write for it, so it goes in as it is. SIDs the mock made, statuses, language codes (one of
+        `LANGUAGE_CODES`), dates and the URLs built from them are ASCII letters, digits and `-:/._` that JSON writes
+        as they are; only text a client chose is escaped. A test holds this equal to encoding `render_transcript`.
         """
         sid = t.sid
         url = f"{BASE}/v2/Transcripts/{sid}"
-        start = t.media_start_time
+        start = "null" if t.media_start_time is None else f'"{iso(t.media_start_time)}"'
+        key = t.customer_key
+        credential = t.encryption_credential_sid
         text = (
-            f'{{"account_sid":{json_string(self.sid)},"service_sid":{json_string(t.service_sid)},'
-            f'"sid":{json_string(sid)},"date_created":"{iso(t.created)}","date_updated":"{iso(t.updated)}",'
-            f'"status":{json_string(t.status)},"channel":{t.channel},"data_logging":false,'
-            f'"language_code":{json_string(t.language_code)},"customer_key":{optional_json_string(t.customer_key)},'
-            f'"media_start_time":{"null" if start is None else json_string(iso(start))},"duration":{t.duration:d},'
-            f'"url":{json_string(url)},"redaction":{"true" if t.redaction else "false"},'
-            f'"encryption_credential_sid":{optional_json_string(t.encryption_credential_sid)},'
-            f'"links":{{"sentences":{json_string(url + "/Sentences")},'
-            f'"encrypted_sentences":{json_string(url + "/Sentences/Encrypted")},'
-            f'"media":{json_string(url + "/Media")},"operator_results":{json_string(url + "/OperatorResults")},'
-            f'"encrypted_operator_results":{json_string(url + "/OperatorResults/Encrypted")}}}}}'
+            f'{{"account_sid":"{self.sid}","service_sid":"{t.service_sid}","sid":"{sid}",'
+            f'"date_created":"{iso(t.created)}","date_updated":"{iso(t.updated)}","status":"{t.status}",'
+            f'"channel":{t.channel},"data_logging":false,"language_code":"{t.language_code}",'
+            f'"customer_key":{"null" if key is None else json_string(key)},"media_start_time":{start},'
+            f'"duration":{t.duration:d},"url":"{url}","redaction":{"true" if t.redaction else "false"},'
+            f'"encryption_credential_sid":{"null" if credential is None else json_string(credential)},'
+            f'"links":{{"sentences":"{url}/Sentences","encrypted_sentences":"{url}/Sentences/Encrypted",'
+            f'"media":"{url}/Media","operator_results":"{url}/OperatorResults",'
+            f'"encrypted_operator_results":"{url}/OperatorResults/Encrypted"}}}}'
         )
         return text.encode()
 

@@ -3,7 +3,7 @@
 Each shortcut is compared with the code it stands in for, over inputs chosen to sit on both sides of its boundary:
 the simple-Channel regex with the full Channel parser, the transcript JSON written directly with the encoder's
 output for `render_transcript`, the inlined `media_seconds` with `random.Random(...).randint`, the one-second `iso`
-cache with the formula.
+cache with the formula, the C percent-decoder with `unquote_plus`.
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ import math
 import random
 import time
 from typing import Any
+from urllib.parse import quote_from_bytes, quote_plus, unquote_plus
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mock_server._errors import ApiError
-from mock_server._handlers import _dumps
+from mock_server._handlers import _dumps, _unquote_plus
 from mock_server._model._channel import ParsedChannel, _parse_channel, parse_channel
 from mock_server._model._content import _rng_for, media_seconds
 from mock_server._model._render import iso
@@ -160,3 +161,40 @@ def test_iso_with_its_one_second_cache_is_the_formula(epochs: list[float], repea
         for nearby in (epoch, epoch + 0.5, epoch) if repeat else (epoch,):
             if nearby <= 253402300799.9:
                 assert iso(nearby) == _iso_formula(nearby)
+
+
+# --- form decoding ----------------------------------------------------------------------------------------------
+
+FORM_TEXT = st.one_of(
+    st.text(alphabet="%+\\x0123456789abcdefABCDEFgz \u00e9\u2028\n", max_size=30),
+    st.binary(max_size=12).map(lambda b: quote_from_bytes(b)),  # any bytes, UTF-8 or not, percent-escaped
+    st.text(max_size=12).map(lambda t: quote_plus(t)),
+)
+
+
+def _decoded(text: str) -> str | type[Exception]:
+    try:
+        return _unquote_plus(text)
+    except UnicodeDecodeError:
+        return UnicodeDecodeError
+
+
+def _decoded_by_stdlib(text: str) -> str | type[Exception]:
+    try:
+        return unquote_plus(text, errors="strict")
+    except UnicodeDecodeError:
+        return UnicodeDecodeError
+
+
+@given(parts=st.lists(FORM_TEXT, max_size=4))
+@settings(max_examples=400)
+def test_form_text_decodes_as_unquote_plus_does(parts: list[str]) -> None:
+    text = "".join(parts)
+    assert _decoded(text) == _decoded_by_stdlib(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["%7B%22a%22%3A+1%7D", "a\\x41%41", "\\%41", "%4", "%zz", "%", "%C3%A9", "%C3", "%ff", "é%41", "a+b", "\\"]
+)
+def test_form_text_examples_decode_as_unquote_plus_does(text: str) -> None:
+    assert _decoded(text) == _decoded_by_stdlib(text)
