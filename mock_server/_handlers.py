@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from aiohttp import web
+from multidict import CIMultiDictProxy
 
 from mock_server._app import AccountRuntime, MockState
 from mock_server._auth import basic_credentials
@@ -174,11 +175,7 @@ async def read_body(request: web.Request, timeout_s: float) -> bytes:
         raise ApiError(413, 20001, "Request body too large", {"Connection": "close"}) from None
 
 
-async def _form(request: web.Request, timeout_s: float) -> Params:
-    body = await read_body(request, timeout_s)
-    if not body:
-        return _EMPTY
-    content_type = request.headers.get("Content-Type")
+def _form(body: bytes, content_type: str | None) -> Params:
     if content_type is not None and content_type != _FORM and content_type.partition(";")[0].strip().lower() != _FORM:
         raise invalid_parameter("Content-Type", content_type, f"the body must be {_FORM}")
     return parse_pairs(body)
@@ -210,17 +207,19 @@ def twilio_handler(state: MockState, table: RouteTable | None = None) -> Handler
             methods, ids = routes.match(path)
             if methods is None:
                 raise not_found(path)
-            route = methods.get(request.method)
+            method = request.method
+            route = methods.get(method)
             if route is None:
-                raise method_not_allowed(request.method, path, allow=methods)
-            header = request.headers.get("Authorization")
+                raise method_not_allowed(method, path, allow=methods)
+            headers = request.headers
+            header = headers.get("Authorization")
             known = state.principals.get(header) if header is not None else None
             if known is None:
                 known = _authenticate(state, header)
             principal, runtime = known
             if principal.permissions is not None and not route.allowed(principal.permissions):
                 raise permission_missing(route.permission)
-            response = await _serve(request, route, ids, runtime)
+            response = await _serve(request, method, headers, route, ids, runtime)
         except ApiError as error:
             response = error_response(error)
         except ConnectionResetError:
@@ -238,7 +237,12 @@ def twilio_handler(state: MockState, table: RouteTable | None = None) -> Handler
         return response
 
     async def _serve(
-        request: web.Request, route: Route, ids: tuple[str, ...], runtime: AccountRuntime
+        request: web.Request,
+        method: str,
+        request_headers: CIMultiDictProxy[str],
+        route: Route,
+        ids: tuple[str, ...],
+        runtime: AccountRuntime,
     ) -> web.Response | None:
         """Admit, fault, sleep, parse, perform. Returns the response, or None to drop the connection."""
         limiter = runtime.limiter
@@ -246,7 +250,7 @@ def twilio_handler(state: MockState, table: RouteTable | None = None) -> Handler
         try:
             drop_after = False
             if runtime.decide:
-                decision = state.faults.decide(runtime.config, route.family, request.method)
+                decision = state.faults.decide(runtime.config, route.family, method)
                 kind = decision.kind
                 if kind == "reset_before":
                     return None
@@ -255,9 +259,12 @@ def twilio_handler(state: MockState, table: RouteTable | None = None) -> Handler
                 if kind == "error_5xx":
                     raise internal_error()
                 drop_after = kind == "reset_after_commit"
-            method = request.method
-            params = await _form(request, state.read_timeout_s) if method == "POST" else _query(request)
-            result = route.call(runtime.account, ids, params, request.headers.get("If-Match"))
+            if method == "POST":
+                body = await read_body(request, state.read_timeout_s)
+                params = _form(body, request_headers.get("Content-Type")) if body else _EMPTY
+            else:
+                params = _query(request)
+            result = route.call(runtime.account, ids, params, request_headers.get("If-Match"))
             if method != "GET":
                 state.after_create()
             events = state.registry.drain_callbacks()

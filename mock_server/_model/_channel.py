@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from mock_server import _strict_json as strict_json
@@ -28,8 +27,7 @@ PARTICIPANT_FIELDS = frozenset(
 DEFAULT_ROLES = {1: "Agent", 2: "Customer"}
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedChannel:
+class ParsedChannel(NamedTuple):  # a tuple, not a frozen dataclass: made on every create, at a fifth of the cost
     compact_json: str
     media_url: str | None
     source_sid: str | None

@@ -16,6 +16,7 @@ FINAL = frozenset({COMPLETED, FAILED})
 
 class ServiceRecord:
     __slots__ = (
+        "_attached",
         "auto_redaction",
         "auto_transcribe",
         "created",
@@ -46,9 +47,21 @@ class ServiceRecord:
         self.webhook_http_method = "POST"
         self.encryption_credential_sid: str | None = None
         self.operator_sids: list[str] = []
+        self._attached: tuple[str, ...] = ()
         self.version = 1
         self.created = created
         self.updated = created
+
+    def attached_operators(self) -> tuple[str, ...]:
+        """`operator_sids` as a tuple shared by every transcript created while the attachments stay the same.
+
+        A transcript keeps the operators attached when it was created; one shared tuple instead of one each saves
+        56 bytes a transcript and a garbage-collector-tracked object per create.
+        """
+        current = tuple(self.operator_sids)
+        if current != self._attached:
+            self._attached = current
+        return self._attached
 
 
 class SegmentInfo(Protocol):
@@ -140,7 +153,7 @@ class TranscriptRecord:
         self.redaction = service.auto_redaction
         self.media_redaction = service.media_redaction  # as for `redaction`: the Service's setting at creation
         self.encryption_credential_sid = service.encryption_credential_sid
-        self.operator_sids = tuple(service.operator_sids)
+        self.operator_sids = service.attached_operators()
         self.status = QUEUED
         self.created = created
         self.updated = created

@@ -161,10 +161,10 @@ class TranscriptOperations(SentenceOperations, MediaOperations):
 
     def create_transcript(self, p: Params) -> EncodedResult:
         service_sid = p.required("ServiceSid")
-        if not is_sid(service_sid, "GA"):
-            raise invalid_parameter("ServiceSid", service_sid, "must be a Service SID (GA…)")
-        service = self.services.get(service_sid)
+        service = self.services.get(service_sid)  # only ever holds well-formed SIDs: the pattern is checked on a miss
         if service is None:
+            if not is_sid(service_sid, "GA"):
+                raise invalid_parameter("ServiceSid", service_sid, "must be a Service SID (GA…)")
             raise not_found(f"/v2/Services/{service_sid}")
         channel = parse_channel(p.get("Channel"))
         customer_key = p.get("CustomerKey")
