@@ -29,7 +29,6 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from aiohttp import web
-from multidict import CIMultiDictProxy
 
 from mock_server._app import AccountRuntime, MockState
 from mock_server._auth import basic_credentials
@@ -43,7 +42,7 @@ from mock_server._errors import (
 )
 from mock_server._errors import method_not_allowed as _method_not_allowed
 from mock_server._model import Params, Principal
-from mock_server._routes import Route, RouteTable
+from mock_server._routes import RouteTable
 
 log = logging.getLogger("mock_server")
 
@@ -70,8 +69,17 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
     return web.Response(body=_dumps(body), status=status, headers=headers, content_type=_JSON)
 
 
-def _encoded_response(status: int, encoded: bytes, headers: dict[str, str] | None) -> web.Response:
-    return web.Response(body=encoded, status=status, headers=headers, content_type=_JSON)
+def _response(result: Any, admission_headers: dict[str, str]) -> web.Response:
+    """An operation's `Result` (or `EncodedResult`) as the HTTP answer, with the limiter's headers."""
+    headers = admission_headers
+    if result.headers:
+        headers = {**headers, **result.headers} if headers else result.headers
+    encoded = result.encoded
+    if encoded is not None:
+        return web.Response(body=encoded, status=result.status, headers=headers or None, content_type=_JSON)
+    if result.body is None:
+        return web.Response(status=result.status, headers=headers or None)
+    return json_response(result.status, result.body, headers or None)
 
 
 def error_response(error: ApiError) -> web.Response:
@@ -219,7 +227,33 @@ def twilio_handler(state: MockState, table: RouteTable | None = None) -> Handler
             principal, runtime = known
             if principal.permissions is not None and not route.allowed(principal.permissions):
                 raise permission_missing(route.permission)
-            response = await _serve(request, method, headers, route, ids, runtime)
+            limiter = runtime.limiter
+            admission = limiter.admit(route.family)  # raises 429 / 20429 before anything is processed
+            try:
+                fault = await _fault(request, runtime, route.family, method) if runtime.decide else None
+                if fault == "reset_before":
+                    response = None
+                else:
+                    if method == "POST":
+                        body = await read_body(request, state.read_timeout_s)
+                        params = _form(body, headers.get("Content-Type")) if body else _EMPTY
+                    else:
+                        params = _query(request)
+                    result = route.call(runtime.account, ids, params, headers.get("If-Match"))
+                    if method != "GET":
+                        state.after_create()
+                    events = state.registry.drain_callbacks()
+                    if events:
+                        state.submit(events)
+                    response = None if fault == "reset_after_commit" else _response(result, admission.headers)
+            except ApiError as error:
+                if admission.headers:
+                    raise ApiError(
+                        error.status, error.code, error.message, {**admission.headers, **error.headers}
+                    ) from None
+                raise
+            finally:
+                limiter.release(admission)
         except ApiError as error:
             response = error_response(error)
         except ConnectionResetError:
@@ -236,59 +270,18 @@ def twilio_handler(state: MockState, table: RouteTable | None = None) -> Handler
         counters.count(response.status)
         return response
 
-    async def _serve(
-        request: web.Request,
-        method: str,
-        request_headers: CIMultiDictProxy[str],
-        route: Route,
-        ids: tuple[str, ...],
-        runtime: AccountRuntime,
-    ) -> web.Response | None:
-        """Admit, fault, sleep, parse, perform. Returns the response, or None to drop the connection."""
-        limiter = runtime.limiter
-        admission = limiter.admit(route.family)  # raises 429 / 20429 before anything is processed
-        try:
-            drop_after = False
-            if runtime.decide:
-                decision = state.faults.decide(runtime.config, route.family, method)
-                kind = decision.kind
-                if kind == "reset_before":
-                    return None
-                if decision.latency_s > 0:
-                    await asyncio.sleep(decision.latency_s)  # holding the concurrency slot, as the service does
-                if kind == "error_5xx":
-                    raise internal_error()
-                drop_after = kind == "reset_after_commit"
-            if method == "POST":
-                body = await read_body(request, state.read_timeout_s)
-                params = _form(body, request_headers.get("Content-Type")) if body else _EMPTY
-            else:
-                params = _query(request)
-            result = route.call(runtime.account, ids, params, request_headers.get("If-Match"))
-            if method != "GET":
-                state.after_create()
-            events = state.registry.drain_callbacks()
-            if events:
-                state.submit(events)
-            if drop_after:
-                return None
-            headers = admission.headers
-            if result.headers:
-                headers = {**headers, **result.headers} if headers else result.headers
-            encoded = result.encoded
-            if encoded is not None:
-                return _encoded_response(result.status, encoded, headers or None)
-            if result.body is None:
-                return web.Response(status=result.status, headers=headers or None)
-            return json_response(result.status, result.body, headers or None)
-        except ApiError as error:
-            if admission.headers:
-                raise ApiError(
-                    error.status, error.code, error.message, {**admission.headers, **error.headers}
-                ) from None
-            raise
-        finally:
-            limiter.release(admission)
+    async def _fault(request: web.Request, runtime: AccountRuntime, family: str, method: str) -> str | None:
+        """The fault decision for an admitted request: sleep its latency (holding the concurrency slot, as the
+        service does), raise its 5xx, or name the reset to do ("reset_before", "reset_after_commit")."""
+        decision = state.faults.decide(runtime.config, family, method)
+        kind = decision.kind
+        if kind == "reset_before":
+            return kind
+        if decision.latency_s > 0:
+            await asyncio.sleep(decision.latency_s)
+        if kind == "error_5xx":
+            raise internal_error()
+        return kind if kind == "reset_after_commit" else None
 
     return handle
 

@@ -153,14 +153,20 @@ class Registry:
         return self.drain_callbacks()
 
     def drain_callbacks(self) -> list[CallbackEvent]:
-        events = self.ctx.outbox[:]
-        self.ctx.outbox.clear()
+        outbox = self.ctx.outbox
+        if not outbox:  # nearly every request: nothing to copy
+            return []
+        events = outbox[:]
+        outbox.clear()
         return events
 
     def drain_media_jobs(self) -> list[MediaJob]:
-        jobs = self.ctx.media_jobs[:]
-        self.ctx.media_jobs.clear()
-        return jobs
+        jobs = self.ctx.media_jobs
+        if not jobs:
+            return []
+        drained = jobs[:]
+        jobs.clear()
+        return drained
 
     # --- signed media ------------------------------------------------------------------------------------------
 

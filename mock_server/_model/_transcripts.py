@@ -217,8 +217,11 @@ class TranscriptOperations(SentenceOperations, MediaOperations):
         return t
 
     def fetch_transcript(self, sid: str) -> EncodedResult:
-        t = self._transcript(sid)
-        self.refresh(t, self.ctx.clock.now(), poll=True)
+        t = self.transcripts.get(sid)
+        if t is None:
+            raise not_found(f"/v2/Transcripts/{sid}")
+        if t.status not in FINAL:  # a finished transcript is what it is: no clock to read, no poll to count
+            self.refresh(t, self.ctx.clock.now(), poll=True)
         return EncodedResult(200, self.transcript_json(t))
 
     def delete_transcript(self, sid: str) -> Result:
