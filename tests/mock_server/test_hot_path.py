@@ -2,8 +2,8 @@
 
 Each shortcut is compared with the code it stands in for, over inputs chosen to sit on both sides of its boundary:
 the simple-Channel regex with the full Channel parser, the transcript JSON written directly with the encoder's
-output for `render_transcript`, the inlined `media_seconds` with `random.Random(...).randint`, the one-second `iso`
-cache with the formula, the C percent-decoder with `unquote_plus`.
+output for `render_transcript`, the one-second `iso` cache with the formula, the C percent-decoder with
+`unquote_plus`. The invented media length is pinned: a change to it changes what every seed's transcripts say.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import statistics
 import time
 from typing import Any
 from urllib.parse import quote_from_bytes, quote_plus, unquote_plus
@@ -22,7 +23,7 @@ from hypothesis import strategies as st
 from mock_server._errors import ApiError
 from mock_server._handlers import _dumps, _unquote_plus
 from mock_server._model._channel import ParsedChannel, _parse_channel, parse_channel
-from mock_server._model._content import _rng_for, media_seconds
+from mock_server._model._content import media_seconds
 from mock_server._model._render import iso
 from tests.mock_server.domain_support import P, world
 
@@ -139,15 +140,25 @@ def test_transcript_json_is_the_encoded_render(
 
 
 @given(sid=st.text(max_size=40))
-def test_media_seconds_is_the_seeded_randint(sid: str) -> None:
-    assert media_seconds(sid) == _rng_for(sid, "media").randint(30, 600)
+def test_media_seconds_is_a_length_in_range(sid: str) -> None:
+    assert 30 <= media_seconds(sid) <= 600
 
 
-def test_media_seconds_agrees_over_many_sids() -> None:
+@pytest.mark.parametrize(
+    ("sid", "seconds"),
+    [("GT" + "0" * 32, 325), ("GT" + "f" * 32, 251), ("GT0123456789abcdef0123456789abcdef", 107)],
+)
+def test_media_seconds_of_known_sids(sid: str, seconds: int) -> None:
+    assert media_seconds(sid) == seconds  # SHA-256("media:" + sid), first 8 bytes, mod 571, + 30
+
+
+def test_media_seconds_spread_over_the_whole_range() -> None:
     rng = random.Random(11)
-    for _ in range(5000):
-        sid = f"GT{rng.getrandbits(128):032x}"
-        assert media_seconds(sid) == _rng_for(sid, "media").randint(30, 600)
+    lengths = [media_seconds(f"GT{rng.getrandbits(128):032x}") for _ in range(20_000)]
+    assert (min(lengths), max(lengths)) == (30, 600)
+    assert 300 < statistics.fmean(lengths) < 330  # uniform over 30-600: mean 315
+    tenths = [sum(30 + 57 * k <= n < 30 + 57 * (k + 1) for n in lengths) for k in range(10)]
+    assert min(tenths) > 1_700  # about 2,000 in each tenth of the range
 
 
 def _iso_formula(epoch: float) -> str:
