@@ -5,11 +5,14 @@ a canned copy of the mock's own answer (same status, same bytes). Goal (issue 11
 the bare handler; sentences and operator results (the rest of `cintel load`'s operation mix) are reported too.
 
 The load comes from wrk (Debian's `wrk`) when it is installed: the server pinned to one core, wrk to another, each
-operation run for a fixed time, bare and mock alternating round by round so the shared machine's noise falls on both
-alike; the ratio is of the medians. The table shows wrk's and the server's CPU share: wrk well below one core and
-the server near one core say the server is the limit, and a last run with twice wrk's threads and connections
-checks that the bare figure (the ceiling) does not rise. Without wrk, an in-process aiohttp client drives the
-servers; it saturates before either server does, so those figures are labelled generator-bound.
+operation run for a fixed time, bare and mock alternating round by round (and which goes first) so the shared
+machine's noise falls on both alike; the ratio is of the medians. Two tables: requests per second, and requests per
+second of the server's own CPU time — on a machine shared with other work, other processes take turns on the
+server's core and move the first from run to run, while the second (the work a request costs) stays put. The first
+table shows wrk's and the server's CPU share: wrk well below one core with the server near one core (or waiting for
+its turn) say the server is the limit, and a last run with twice wrk's threads and connections checks that the bare
+figure (the ceiling) does not rise much. Without wrk, an in-process aiohttp client drives the servers; it saturates
+before either server does, so those figures are labelled generator-bound.
 
 The mock runs as the issue's measurement: all limits off, no latency, no faults, lifecycle immediate, media fetch off.
 
