@@ -17,6 +17,7 @@ before either server does, so those figures are labelled generator-bound.
 The mock runs as the issue's measurement: all limits off, no latency, no faults, lifecycle immediate, media fetch off.
 
     python -m benchmarks.bench_mock [--quick] [--seconds S] [--rounds N] [--connections C] [--python-client]
+    nox -s bench -- mock [--quick] [--seconds=S] [--rounds=N] [--connections=C]
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ CONCURRENCY = 64  # the Python client's tasks (fallback only)
 FETCH_SIDS = 2000  # distinct transcripts the fetch-like operations cycle over
 CREATE_BODIES = 1024  # distinct create forms (CustomerKey differs) wrk cycles over
 SIZE_SAMPLE = 21  # transcripts whose answers are looked at to pick the bare handler's canned one
+WARM_UP_S = 1.0  # per server and operation, before the measured rounds
 PREBUILT_OPERATOR = "Sentiment Analysis"  # attached to the bench service, so there are operator results to list
 
 
@@ -177,12 +179,15 @@ def _with_wrk(argv: list[str]) -> int:
         scripts = _scripts(fixture)
         with _wrk.pinned_server(bare_app, server_cpu, canned=fixture.canned) as bare:
 
-            def run(server: _wrk.Server, key: str, threads: int = 1) -> _wrk.WrkRun:
+            def run(server: _wrk.Server, key: str, threads: int = 1, length: float = seconds) -> _wrk.WrkRun:
                 return _wrk.run_wrk(
-                    server, scripts[key], seconds=seconds, connections=threads * connections, threads=threads,
+                    server, scripts[key], seconds=length, connections=threads * connections, threads=threads,
                     cpu=wrk_cpu,
                 )  # fmt: skip
 
+            for key, _label, _goal in operations:  # warm-up, not counted: connections, caches, first-call paths
+                for server in (bare, mock):
+                    run(server, key, length=WARM_UP_S)
             for round_number in range(rounds):
                 for key, _label, _goal in operations:
                     pair = (("bare", bare), ("mock", mock))
@@ -211,7 +216,10 @@ def _report(
     wrk_cpu: int | None,
 ) -> None:
     pinning = f"server on CPU {server_cpu}, wrk on CPU {wrk_cpu}" if server_cpu is not None else "not pinned (1 CPU)"
-    print(f"wrk, {rounds} alternating round(s) of {seconds:g} s per operation, 1 thread, {connections} connections;")
+    print(
+        f"wrk, {rounds} alternating round(s) of {seconds:g} s per operation (after {WARM_UP_S:g} s of warm-up each), "
+        f"1 thread, {connections} connections;"
+    )
     print(f"{pinning}; loopback. Fetch-like operations cycle over {len(fixture.sids)} transcripts.")
     sizes = ", ".join(f"{k} {len(getattr(fixture.canned, k))} B" for k, _, _ in operations)
     print(f"Answers: {sizes} (the bare handler answers the same bytes).\n")
@@ -265,8 +273,12 @@ def _mean_cpu(runs: list[_wrk.WrkRun]) -> float:
 
 
 def _option(argv: list[str], name: str, default: float) -> float:
-    if name in argv:
-        return float(argv[argv.index(name) + 1])
+    """`--name VALUE` or `--name=VALUE` (the second also passes through `python -m benchmarks` and nox)."""
+    for at, arg in enumerate(argv):
+        if arg.startswith(f"{name}="):
+            return float(arg.partition("=")[2])
+        if arg == name and at + 1 < len(argv):
+            return float(argv[at + 1])
     return default
 
 
