@@ -35,6 +35,18 @@ class Counters:
         }
 
 
+# The Video counters (`_video/`): summed globally, and promised in both stats documents.
+_VIDEO = (
+    "rooms",
+    "compositions_created",
+    "compositions_completed",
+    "compositions_failed",
+    "compositions_deleted",
+    "composition_callbacks_sent",
+    "composition_callbacks_failed",
+    "composition_callbacks_dropped",
+)
+
 # Keys summed across accounts for the global totals; dict-valued keys are merged by summing their values.
 _SUMMED = (
     "requests",
@@ -53,15 +65,7 @@ _SUMMED = (
     "media_failed",
     "alerts",
     "recordings_stored",
-    # Video (`_video/`)
-    "rooms",
-    "compositions_created",
-    "compositions_completed",
-    "compositions_failed",
-    "compositions_deleted",
-    "composition_callbacks_sent",
-    "composition_callbacks_failed",
-    "composition_callbacks_dropped",
+    *_VIDEO,
 )
 
 # Every key README's control-plane table promises in both the global and each account's stats document.
@@ -85,14 +89,7 @@ STATS_KEYS = (
     "media_failed",
     "alerts",
     "recordings_stored",
-    "rooms",
-    "compositions_created",
-    "compositions_completed",
-    "compositions_failed",
-    "compositions_deleted",
-    "composition_callbacks_sent",
-    "composition_callbacks_failed",
-    "composition_callbacks_dropped",
+    *_VIDEO,
 )
 
 

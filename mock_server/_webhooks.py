@@ -30,7 +30,7 @@ from mock_server._clock import Clock
 from mock_server._config import WebhookFaultsConfig
 from mock_server._signature import SIGNATURE_HEADER, compute_signature, signed_json_request, with_query
 
-__all__ = ["USER_AGENT", "CallbackLike", "WebhookDispatcher"]
+__all__ = ["USER_AGENT", "CallbackLike", "WebhookDispatcher", "deliver"]
 
 log = logging.getLogger("mock_server.webhooks")
 
@@ -253,15 +253,21 @@ class WebhookDispatcher:
             url, signature = signed_json_request(event.url, data, event.auth_token)
             headers = {SIGNATURE_HEADER: signature, "Content-Type": "application/json"}
             method = "POST"
-        session = self._ensure_session()
-        try:
-            # encoded=True: send the URL byte for byte as signed, so yarl's requoting cannot break the signature.
-            async with session.request(method, URL(url, encoded=True), data=data, headers=headers) as response:
-                await response.read()
-                ok = 200 <= response.status < 300
-                if not ok:
-                    log.info("webhook to %s answered %d", _redact(event.url), response.status)
-                return ok
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            log.info("webhook to %s failed: %s", _redact(event.url), type(exc).__name__)
-            return False
+        return await deliver(self._ensure_session(), method, url, data, headers, f"webhook to {_redact(event.url)}")
+
+
+async def deliver(
+    session: aiohttp.ClientSession, method: str, url: str, data: bytes | None, headers: dict[str, str], what: str
+) -> bool:
+    """Send one signed callback; True when answered 2xx. `what` names it in the log, its URL already redacted."""
+    try:
+        # encoded=True: send the URL byte for byte as signed, so yarl's requoting cannot break the signature.
+        async with session.request(method, URL(url, encoded=True), data=data, headers=headers) as response:
+            await response.read()
+            ok = 200 <= response.status < 300
+            if not ok:
+                log.info("%s answered %d", what, response.status)
+            return ok
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        log.info("%s failed: %s", what, type(exc).__name__)
+        return False

@@ -12,11 +12,10 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlencode
 
-import aiohttp
 from yarl import URL
 
 from mock_server._signature import SIGNATURE_HEADER, compute_signature, with_query
-from mock_server._webhooks import CallbackLike, WebhookDispatcher
+from mock_server._webhooks import CallbackLike, WebhookDispatcher, deliver
 
 __all__ = ["FORM", "VideoCallbacks"]
 
@@ -47,15 +46,5 @@ class VideoCallbacks(WebhookDispatcher):
             headers = {SIGNATURE_HEADER: compute_signature(url, params, event.auth_token), "Content-Type": FORM}
             data = urlencode(pairs).encode("ascii")
             method = "POST"
-        session = self._ensure_session()
-        try:
-            # encoded=True: the URL goes out byte for byte as it was signed.
-            async with session.request(method, URL(url, encoded=True), data=data, headers=headers) as response:
-                await response.read()
-                ok = 200 <= response.status < 300
-                if not ok:
-                    log.info("video callback to %s answered %d", _safe(event.url), response.status)
-                return ok
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            log.info("video callback to %s failed: %s", _safe(event.url), type(exc).__name__)
-            return False
+        what = f"video callback to {_safe(event.url)}"
+        return await deliver(self._ensure_session(), method, url, data, headers, what)
