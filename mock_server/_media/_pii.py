@@ -91,6 +91,10 @@ class Word:
     start_s: float
     end_s: float
 
+    def __reduce__(self) -> tuple[type[Word], tuple[str, float, float]]:
+        # Rebuilt by the constructor: faster to unpickle than a slots dataclass's __setstate__ (see Segment).
+        return (Word, (self.word, self.start_s, self.end_s))
+
 
 # --- detectors ----------------------------------------------------------------------------------------------------
 

@@ -15,8 +15,10 @@ import pytest
 
 from mock_server._media import _pipeline
 from mock_server._media._alerts import INVALID_MEDIA_TYPE, MediaFailure
+from mock_server._media._audio_types import MediaAnalysis, Segment
 from mock_server._media._pii import Word
 from mock_server._media._script import ScriptedSentence, spread_words
+from mock_server._media._worker import WORKER_NICENESS, shared_pool
 from mock_server._model._sentences import SentencePlan, build_sentences, redact_sentence
 from tests.mock_server.media_support import settle
 from tests.mock_server.support import Api
@@ -113,6 +115,18 @@ def test_what_crosses_the_process_boundary_pickles_whole() -> None:
     assert (failure.code, failure.message, str(failure)) == (17552, "404 Not Found from media.example", failure.message)
     word = Word("hi", 0.0, 0.5)
     assert _round_trip(word) == word
+    redacted = ScriptedSentence(2, 1.0, 2.0, "call [PhoneNumber]", 0.9, (Word("call", 1.0, 1.4), word))
+    assert _round_trip(redacted) == redacted
+    heard = MediaAnalysis("wav", 16_000, 2, 61.5, (Segment(1, 0.5, 2.0, -21.5), Segment(2, 2.5, 4.0, -18.0)))
+    assert _round_trip(heard) == heard
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux scheduling classes")
+def test_media_workers_run_below_the_api_in_cpu_priority() -> None:
+    pool = shared_pool(2)
+    assert pool.submit(os.sched_getscheduler, 0).result(timeout=60) == os.SCHED_IDLE
+    assert pool.submit(os.getpriority, os.PRIO_PROCESS, 0).result(timeout=60) == WORKER_NICENESS
+    assert os.sched_getscheduler(0) != os.SCHED_IDLE  # the API's own process keeps its class
 
 
 def test_a_placed_utterance_has_one_segment_plan_per_channel_in_order() -> None:
