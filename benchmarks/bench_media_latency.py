@@ -34,7 +34,9 @@ import signal
 import statistics
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,6 +86,63 @@ def _trace_gc() -> None:
     gc.callbacks.append(watch)
 
 
+Cpus = frozenset[int] | None  # a process's CPUs (`--pin`), None: wherever the kernel puts it
+
+
+def _pin(cpus: Cpus) -> None:
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+
+
+def _split_cpus(pin: bool) -> tuple[Cpus, Cpus]:
+    """`--pin`: the mock (and the media workers it starts) on the first CPU; the media host, the load generator and
+    this driver on the others — S3 and the callers are other machines, and a generator that waits for a CPU the mock
+    holds reports the wait as the mock's latency. Without it (or with one CPU) everything shares every CPU."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if not pin or len(cpus) < 2:
+        return None, None
+    return frozenset(cpus[:1]), frozenset(cpus[1:])
+
+
+def _cpu_list(cpus: Cpus) -> str:
+    return ",".join(map(str, sorted(cpus or ())))
+
+
+def _schedstat() -> tuple[int, int]:
+    """This thread's nanoseconds on a CPU and waiting for one (Linux schedstat; zeros elsewhere)."""
+    try:
+        with open(f"/proc/self/task/{threading.get_native_id()}/schedstat") as f:
+            ran, waited, _ = f.read().split()
+        return int(ran), int(waited)
+    except (OSError, ValueError):
+        return 0, 0
+
+
+async def _trace_stalls(app: web.Application) -> AsyncIterator[None]:
+    """Print each event-loop stall over 15 ms on stderr, with how long the loop's thread ran meanwhile (work in the
+    loop: handlers, GC) and waited for a CPU (other processes ran). Neither: it slept — on the GIL another thread of
+    the mock held, or the whole VM was paused (steal)."""
+
+    async def watch() -> None:
+        tick = 0.005
+        while True:
+            ran, waited = _schedstat()
+            due = time.monotonic() + tick
+            await asyncio.sleep(tick)
+            late = time.monotonic() - due
+            if late > 0.015:
+                ran2, waited2 = _schedstat()
+                print(
+                    f"mock: loop stalled {late * 1000:.0f} ms at {time.monotonic():.2f}: ran "
+                    f"{(ran2 - ran) / 1e6:.0f} ms, waited for a CPU {(waited2 - waited) / 1e6:.0f} ms",
+                    file=sys.stderr,
+                )
+
+    task = asyncio.get_running_loop().create_task(watch())
+    yield
+    task.cancel()
+
+
 def _gc_policy(policy: str) -> None:
     """`off`: no cyclic GC in the mock (an upper bound of what fewer GC-tracked objects could give); `freeze`: after
     each completion, everything alive moves to the permanent generation (`gc.freeze()`), which later collections skip
@@ -106,12 +165,13 @@ def _gc_policy(policy: str) -> None:
         Account._keep_sentences = _keep_sentences
 
 
-def mock_app(mode: str, scratch: str, trace: bool = False, gc: str = "on") -> web.Application:
+def mock_app(mode: str, scratch: str, trace: bool = False, gc: str = "on", cpus: Cpus = None) -> web.Application:
     from mock_server import MockConfig, create_app
 
     # `served` ends the mock with SIGTERM, so the app never removes its media folder: put it inside the benchmark's
     # temporary directory, which the driver removes (8 one-hour downloads are 1.8 GB).
     tempfile.tempdir = scratch
+    _pin(cpus)  # inherited by the media workers it spawns
 
     config = MockConfig.from_json({"lifecycle": {"mode": "immediate"}, "media": {"timeout_s": 600}})
     from mock_server._media import analyse as real_analyse
@@ -121,13 +181,15 @@ def mock_app(mode: str, scratch: str, trace: bool = False, gc: str = "on") -> we
     _gc_policy(gc)
     if trace:
         _trace_gc()
+        app.cleanup_ctx.append(_trace_stalls)
     return app
 
 
-def file_server(root: str, nice: int = 0) -> web.Application:
+def file_server(root: str, nice: int = 0, cpus: Cpus = None) -> web.Application:
     """The media host (S3's stand-in). `nice`: on this 2-core machine it shares the CPUs with the mock, which a
     remote host never does; `--host-nice` lowers its priority to model that (both figures are reported)."""
     os.nice(nice)
+    _pin(cpus)
 
     async def get(request: web.Request) -> web.StreamResponse:
         path = Path(root) / request.match_info["name"]
@@ -143,7 +205,8 @@ def file_server(root: str, nice: int = 0) -> web.Application:
 # --- the load generator, in its own process ---------------------------------------------------------------------
 
 
-def _generate(base: str, auth: str, sids: list[str], rate: float, conn: Any) -> None:
+def _generate(base: str, auth: str, sids: list[str], rate: float, conn: Any, cpus: Cpus) -> None:
+    _pin(cpus)
     asyncio.run(_drive(base, auth, sids, rate, conn))
 
 
@@ -185,10 +248,10 @@ async def _drive(base: str, auth: str, sids: list[str], rate: float, conn: Any) 
 class Load:
     """A load generator process: `start()` returns once it is sending, `stop()` its samples."""
 
-    def __init__(self, base: str, auth: str, sids: list[str]) -> None:
+    def __init__(self, base: str, auth: str, sids: list[str], cpus: Cpus) -> None:
         ctx = mp.get_context("spawn")
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_generate, args=(base, auth, sids, RATE, child), daemon=True)
+        self.proc = ctx.Process(target=_generate, args=(base, auth, sids, RATE, child, cpus), daemon=True)
 
     async def start(self) -> None:
         self.proc.start()
@@ -279,7 +342,7 @@ async def measure_mode(
 ) -> dict[str, Any]:
     out: dict[str, Any] = {"mode": mode, "busy": [], "processing_s": []}
     children = {p.pid for p in mp.active_children()}
-    tuning = {"trace": options.trace, "gc": options.gc}
+    tuning = {"trace": options.trace, "gc": options.gc, "cpus": options.mock_cpus}
     scratch = folder / f"mock-{mode}"
     scratch.mkdir()
     with served(mock_app, mode=mode, scratch=str(scratch), **tuning) as base:
@@ -290,7 +353,7 @@ async def measure_mode(
             load_sids = [await mock.create(clip_url) for _ in range(LOAD_TRANSCRIPTS)]
             await mock.wait_completed(load_sids, 120)
 
-            load = Load(base, mock.auth, load_sids)
+            load = Load(base, mock.auth, load_sids, options.harness_cpus)
             await load.start()
             await asyncio.sleep(WARMUP_S)
             begin = time.monotonic()
@@ -301,7 +364,7 @@ async def measure_mode(
 
             for round_ in range(rounds):
                 before = await mock.heard()
-                load = Load(base, mock.auth, load_sids)
+                load = Load(base, mock.auth, load_sids, options.harness_cpus)
                 await load.start()
                 await asyncio.sleep(WARMUP_S)
                 spy = None
@@ -364,7 +427,7 @@ def _row(mode: str, phase: str, f: Figures, idle: Figures | None, extra: str = "
 async def run(modes: list[str], seconds: float, rounds: int, idle_s: float, options: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-media-latency-") as folder:
         made_s, size = _write_files(Path(folder), seconds)
-        with served(file_server, root=folder, nice=options.host_nice) as files:
+        with served(file_server, root=folder, nice=options.host_nice, cpus=options.harness_cpus) as files:
             urls = [f"{files}/call-{i}.wav" for i in range(FILES)]
             results = [
                 await measure_mode(m, Path(folder), f"{files}/clip.wav", urls, rounds, idle_s, options) for m in modes
@@ -373,7 +436,13 @@ async def run(modes: list[str], seconds: float, rounds: int, idle_s: float, opti
         f"{FILES} × {seconds / 60:.0f}-minute stereo 16 kHz PCM16 WAV ({size / 2**20:,.0f} MiB each, written in "
         f"{made_s:.1f} s) served from another process; fetch-transcript at {RATE:.0f}/s open loop from another "
         f"process over {LOAD_TRANSCRIPTS} completed transcripts; {rounds} round(s) of {FILES} files per mock; "
-        f"{os.cpu_count()} cores.\n"
+        f"{os.cpu_count()} cores; "
+        + (
+            f"mock pinned to CPU {_cpu_list(options.mock_cpus)}, media host and load generator to CPU "
+            f"{_cpu_list(options.harness_cpus)}.\n"
+            if options.mock_cpus
+            else "nothing pinned: mock, media host and load generator share every CPU.\n"
+        )
     )
     print("| mock | phase | requests | p50 | p99 | max | p99 ÷ idle p99 | processing time | goal |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -395,9 +464,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--gc", choices=("on", "off", "freeze", "startup"), default="on", help=gc)
     spy = "py-spy (PY_SPY=path, else on PATH) records the mock in the first busy round: DIR/MODE.txt"
     parser.add_argument("--profile", type=Path, metavar="DIR", help=spy)
-    trace = "on stderr: the mock's GC pauses over 5 ms, and each window's slowest requests"
+    pin = "the mock on the first CPU, the media host and load generator on the others (default with 2+ CPUs)"
+    parser.add_argument("--pin", action=argparse.BooleanOptionalAction, default=True, help=pin)
+    trace = "on stderr: the mock's GC pauses over 5 ms, its event-loop stalls, and each window's slowest requests"
     parser.add_argument("--trace", action="store_true", help=trace)
     args = parser.parse_args(argv)
+    args.mock_cpus, args.harness_cpus = _split_cpus(args.pin)
+    _pin(args.harness_cpus)
     seconds = 600.0 if args.quick else 3600.0
     rounds = args.rounds or (1 if args.quick else 3)
     modes = args.mode or list(DEFAULT_MODES)
