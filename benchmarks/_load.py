@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing as mp
+import signal
 import statistics
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -29,8 +30,13 @@ def _serve(factory: AppFactory, kwargs: dict[str, Any], port_out: Any) -> None:
         await site.start()
         server = site._server
         assert server is not None
+        stop = asyncio.Event()
+        # `served` ends this process with SIGTERM: stop the app and return, so its cleanup and atexit hooks run (the
+        # mock shuts its media worker pool down; killed outright it left semaphores behind for the resource tracker)
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         port_out.send(server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
-        await asyncio.Event().wait()
+        await stop.wait()
+        await runner.cleanup()
 
     asyncio.run(run())
 
@@ -50,6 +56,9 @@ def served(factory: AppFactory, **kwargs: Any) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.join(10)
+        if proc.is_alive():  # cleanup hung: do not leave a server behind
+            proc.kill()
+            proc.join(5)
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,17 @@ Four processes, so that none of them shares the mock's event loop or GIL: the mo
 server holding the 8 WAVs (written once into a temporary directory from the committed utterances, as `bench_media`
 does; aiohttp's `FileResponse`, sendfile), an open-loop load generator (aiohttp: a GET of one of 50 completed
 transcripts every 1/RATE s whatever the answers, latency counted from when the request was due, so a stalled loop
-cannot hide its stall), and this driver. Per mock, the idle p99 is measured first; then each round creates 8
-transcripts on the 8 URLs and the window runs until all 8 are fetched, analysed and completed (sentences built),
-after which they are deleted. Each mode is a fresh mock process with its own idle baseline:
+cannot hide its stall), and this driver. With two or more CPUs the mock (and the media workers it starts) is pinned
+to the first and the other three processes to the rest (`--no-pin`: all share every CPU): S3 and the callers are
+other machines, and a generator or file server that takes the mock's CPU is not the mock's latency. Per round: the
+load starts, an idle window (15 s over all rounds), then 8 transcripts are created on the 8 URLs and the busy window
+runs until all 8 are fetched, analysed and completed (sentences built), after which they are deleted; idle and busy
+windows alternate, so a noisy neighbour lands in both. Each phase also reports the CPU time the hypervisor took from
+this VM (/proc/stat steal): a paused virtual CPU stalls the mock's loop and nothing in the mock can prevent it.
+Each mode is a fresh mock process with its own idle baseline:
 
 - `shipped`: the mock as shipped (`_pipeline.py` + `_worker.py`: download, decode + VAD, hash and the sentences in
-  a spawned process pool at niceness 19; the heap the server starts with frozen);
+  a spawned process pool in Linux's idle scheduling class; the heap the server starts with frozen);
 - `threads`: the same mock with the analyser injected (`create_app(analyse=mock_server._media.analyse)`), which
   takes the pipeline's thread path: the download on the event loop, the rest in threads sharing the GIL — the
   design measured at 27× before (BENCHMARKS.md has both);
@@ -18,7 +23,7 @@ after which they are deleted. Each mode is a fresh mock process with its own idl
   what a download on the event loop costs by itself.
 
     python -m benchmarks.bench_media_latency [--quick]     # every mode; --quick: 10-minute files, 1 round, 5 s idle
-    python -m benchmarks.bench_media_latency --mode shipped --rounds 3 [--host-nice 19] [--gc off|freeze|startup]
+    python -m benchmarks.bench_media_latency --mode shipped --rounds 3 [--no-pin] [--host-nice 19] [--gc off|freeze]
     python -m benchmarks.bench_media_latency --mode shipped --rounds 1 --profile DIR --trace   # why (py-spy, GC)
 """
 
@@ -168,8 +173,8 @@ def _gc_policy(policy: str) -> None:
 def mock_app(mode: str, scratch: str, trace: bool = False, gc: str = "on", cpus: Cpus = None) -> web.Application:
     from mock_server import MockConfig, create_app
 
-    # `served` ends the mock with SIGTERM, so the app never removes its media folder: put it inside the benchmark's
-    # temporary directory, which the driver removes (8 one-hour downloads are 1.8 GB).
+    # The media folder inside the benchmark's temporary directory, which the driver removes whatever happens to the
+    # mock (8 one-hour downloads are 1.8 GB).
     tempfile.tempdir = scratch
     _pin(cpus)  # inherited by the media workers it spawns
 
@@ -337,14 +342,28 @@ async def _profiler(pid: int, where: Path) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(spy, *args, stdout=asyncio.subprocess.DEVNULL)
 
 
+def _stolen_s() -> float:
+    """CPU seconds the hypervisor took from this VM so far, over all CPUs (/proc/stat's steal; 0 elsewhere). A
+    paused virtual CPU stalls every process on it — the mock's loop included — without any of them running or
+    waiting for a CPU, so each phase reports it beside its latencies."""
+    try:
+        with open("/proc/stat") as f:
+            return int(f.readline().split()[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 async def measure_mode(
     mode: str, folder: Path, clip_url: str, urls: list[str], rounds: int, idle_s: float, options: argparse.Namespace
 ) -> dict[str, Any]:
-    out: dict[str, Any] = {"mode": mode, "busy": [], "processing_s": []}
+    """Per round: the load starts, an idle window (`idle_s / rounds`), then the busy window while 8 files are heard
+    and completed. Idle and busy windows alternate, so a noisy neighbour on the shared machine lands in both."""
+    out: dict[str, Any] = {"mode": mode, "busy": [], "idle": [], "processing_s": [], "stolen": [0.0, 0.0]}
     children = {p.pid for p in mp.active_children()}
     tuning = {"trace": options.trace, "gc": options.gc, "cpus": options.mock_cpus}
     scratch = folder / f"mock-{mode}"
     scratch.mkdir()
+    idle_per_round = idle_s / rounds
     with served(mock_app, mode=mode, scratch=str(scratch), **tuning) as base:
         (mock_pid,) = [p.pid for p in mp.active_children() if p.pid not in children]
         async with aiohttp.ClientSession() as session:
@@ -353,25 +372,22 @@ async def measure_mode(
             load_sids = [await mock.create(clip_url) for _ in range(LOAD_TRANSCRIPTS)]
             await mock.wait_completed(load_sids, 120)
 
-            load = Load(base, mock.auth, load_sids, options.harness_cpus)
-            await load.start()
-            await asyncio.sleep(WARMUP_S)
-            begin = time.monotonic()
-            await asyncio.sleep(idle_s)
-            end = time.monotonic()
-            samples = await load.stop()
-            out["idle"] = Figures.of([s for s in samples if begin <= s[0] <= end], end - begin)
-
             for round_ in range(rounds):
-                before = await mock.heard()
                 load = Load(base, mock.auth, load_sids, options.harness_cpus)
                 await load.start()
                 await asyncio.sleep(WARMUP_S)
+                idle_begin, stolen = time.monotonic(), _stolen_s()
+                await asyncio.sleep(idle_per_round)
+                idle_end = time.monotonic()
+                if options.trace:
+                    print(f"{mode} round {round_ + 1}: idle from {idle_begin:.2f} to {idle_end:.2f}", file=sys.stderr)
+                out["stolen"][0] += _stolen_s() - stolen
+                before = await mock.heard()
                 spy = None
                 if options.profile is not None and round_ == 0:
                     spy = await _profiler(mock_pid, options.profile / f"{mode}.txt")
                     await asyncio.sleep(1.0)  # py-spy attaches
-                begin = time.monotonic()
+                begin, stolen = time.monotonic(), _stolen_s()
                 sids = await asyncio.gather(*(mock.create(url) for url in urls))
                 heard = [0.0]
                 while (n := await mock.heard()) < before + len(urls):
@@ -382,6 +398,7 @@ async def measure_mode(
                     await asyncio.sleep(0.1)
                 await mock.wait_completed(list(sids), 60)  # completion builds the sentences
                 end = time.monotonic()
+                out["stolen"][1] += _stolen_s() - stolen
                 if spy is not None:
                     spy.send_signal(signal.SIGINT)
                     await spy.wait()
@@ -395,12 +412,13 @@ async def measure_mode(
                         f"{', '.join(f'{s[0] - begin:.2f}: {s[1] * 1000:.0f}' for s in slow)}",
                         file=sys.stderr,
                     )
-                out["busy"].append(window)
+                out["idle"].extend(s for s in samples if idle_begin <= s[0] <= idle_end)
+                out["busy"].extend(window)
                 out["processing_s"].append(end - begin)
                 for sid in sids:
                     await mock.call("DELETE", f"/v2/Transcripts/{sid}", 204)
-    busy = [s for r in out["busy"] for s in r]
-    out["busy"] = Figures.of(busy, sum(out["processing_s"]))
+    out["idle"] = Figures.of(out["idle"], idle_per_round * rounds)
+    out["busy"] = Figures.of(out["busy"], sum(out["processing_s"]))
     return out
 
 
@@ -415,12 +433,13 @@ def _write_files(folder: Path, seconds: float) -> tuple[float, int]:
     return time.perf_counter() - start, (folder / "call-0.wav").stat().st_size
 
 
-def _row(mode: str, phase: str, f: Figures, idle: Figures | None, extra: str = "") -> str:
+def _row(mode: str, phase: str, f: Figures, idle: Figures | None, stolen_s: float, extra: str = "") -> str:
     ratio = f"**{f.p99_ms / idle.p99_ms:.2f}×**" if idle and idle.p99_ms else "1.00×"
     goal = "≤ 2×" if idle else ""
+    stolen = f"{stolen_s * 1000 / f.seconds:.0f} ms/s" if f.seconds else "—"
     return (
         f"| {mode} | {phase} | {f.requests:,} ({f.errors} errors) | {f.p50_ms:.1f} ms | {f.p99_ms:.1f} ms | "
-        f"{f.max_ms:.0f} ms | {ratio} | {extra} | {goal} |"
+        f"{f.max_ms:.0f} ms | {ratio} | {stolen} | {extra} | {goal} |"
     )
 
 
@@ -444,12 +463,13 @@ async def run(modes: list[str], seconds: float, rounds: int, idle_s: float, opti
             else "nothing pinned: mock, media host and load generator share every CPU.\n"
         )
     )
-    print("| mock | phase | requests | p50 | p99 | max | p99 ÷ idle p99 | processing time | goal |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| mock | phase | requests | p50 | p99 | max | p99 ÷ idle p99 | CPU stolen (VM) | processing time | goal |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
-        print(_row(MODES[r["mode"]], "idle", r["idle"], None, f"({r['idle'].seconds:.0f} s)"))
+        idle_s, busy_s = r["stolen"]
+        print(_row(MODES[r["mode"]], "idle", r["idle"], None, idle_s, f"({r['idle'].seconds:.0f} s)"))
         per_round = ", ".join(f"{s:.1f} s" for s in r["processing_s"])
-        print(_row(MODES[r["mode"]], f"{FILES} files processing", r["busy"], r["idle"], per_round))
+        print(_row(MODES[r["mode"]], f"{FILES} files processing", r["busy"], r["idle"], busy_s, per_round))
     return 0
 
 
