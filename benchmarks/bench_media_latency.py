@@ -39,9 +39,7 @@ import signal
 import statistics
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +48,7 @@ import aiohttp
 from aiohttp import web
 
 from benchmarks._load import served
+from benchmarks._observe import Cpus, cpu_list, pin, profiler, split_cpus, stolen_s, trace_gc, trace_stalls
 
 RATE = 200.0  # fetch-transcript requests per second, open loop
 LOAD_TRANSCRIPTS = 50
@@ -74,78 +73,6 @@ def header_only(source: Any) -> Any:
 
     info = sf.info(os.fspath(source))
     return MediaAnalysis(info.format.lower(), info.samplerate, info.channels, info.frames / info.samplerate, ())
-
-
-def _trace_gc() -> None:
-    """Print each garbage collection over 5 ms (a pause of the event loop) on stderr, with its monotonic time."""
-    import gc
-
-    started: list[float] = []
-
-    def watch(phase: str, info: dict[str, Any]) -> None:
-        if phase == "start":
-            started[:] = [time.monotonic()]
-        elif started and (took := time.monotonic() - started[0]) > 0.005:
-            print(f"mock: gc gen{info['generation']} {took * 1000:.0f} ms at {time.monotonic():.2f}", file=sys.stderr)
-
-    gc.callbacks.append(watch)
-
-
-Cpus = frozenset[int] | None  # a process's CPUs (`--pin`), None: wherever the kernel puts it
-
-
-def _pin(cpus: Cpus) -> None:
-    if cpus:
-        os.sched_setaffinity(0, cpus)
-
-
-def _split_cpus(pin: bool) -> tuple[Cpus, Cpus]:
-    """`--pin`: the mock (and the media workers it starts) on the first CPU; the media host, the load generator and
-    this driver on the others — S3 and the callers are other machines, and a generator that waits for a CPU the mock
-    holds reports the wait as the mock's latency. Without it (or with one CPU) everything shares every CPU."""
-    cpus = sorted(os.sched_getaffinity(0))
-    if not pin or len(cpus) < 2:
-        return None, None
-    return frozenset(cpus[:1]), frozenset(cpus[1:])
-
-
-def _cpu_list(cpus: Cpus) -> str:
-    return ",".join(map(str, sorted(cpus or ())))
-
-
-def _schedstat() -> tuple[int, int]:
-    """This thread's nanoseconds on a CPU and waiting for one (Linux schedstat; zeros elsewhere)."""
-    try:
-        with open(f"/proc/self/task/{threading.get_native_id()}/schedstat") as f:
-            ran, waited, _ = f.read().split()
-        return int(ran), int(waited)
-    except (OSError, ValueError):
-        return 0, 0
-
-
-async def _trace_stalls(app: web.Application) -> AsyncIterator[None]:
-    """Print each event-loop stall over 15 ms on stderr, with how long the loop's thread ran meanwhile (work in the
-    loop: handlers, GC) and waited for a CPU (other processes ran). Neither: it slept — on the GIL another thread of
-    the mock held, or the whole VM was paused (steal)."""
-
-    async def watch() -> None:
-        tick = 0.005
-        while True:
-            ran, waited = _schedstat()
-            due = time.monotonic() + tick
-            await asyncio.sleep(tick)
-            late = time.monotonic() - due
-            if late > 0.015:
-                ran2, waited2 = _schedstat()
-                print(
-                    f"mock: loop stalled {late * 1000:.0f} ms at {time.monotonic():.2f}: ran "
-                    f"{(ran2 - ran) / 1e6:.0f} ms, waited for a CPU {(waited2 - waited) / 1e6:.0f} ms",
-                    file=sys.stderr,
-                )
-
-    task = asyncio.get_running_loop().create_task(watch())
-    yield
-    task.cancel()
 
 
 def _gc_policy(policy: str) -> None:
@@ -176,7 +103,7 @@ def mock_app(mode: str, scratch: str, trace: bool = False, gc: str = "on", cpus:
     # The media folder inside the benchmark's temporary directory, which the driver removes whatever happens to the
     # mock (8 one-hour downloads are 1.8 GB).
     tempfile.tempdir = scratch
-    _pin(cpus)  # inherited by the media workers it spawns
+    pin(cpus)  # inherited by the media workers it spawns
 
     config = MockConfig.from_json({"lifecycle": {"mode": "immediate"}, "media": {"timeout_s": 600}})
     from mock_server._media import analyse as real_analyse
@@ -185,8 +112,8 @@ def mock_app(mode: str, scratch: str, trace: bool = False, gc: str = "on", cpus:
     app = create_app(config, seed=1, analyse=analyse)
     _gc_policy(gc)
     if trace:
-        _trace_gc()
-        app.cleanup_ctx.append(_trace_stalls)
+        trace_gc()
+        app.cleanup_ctx.append(trace_stalls)
     return app
 
 
@@ -194,7 +121,7 @@ def file_server(root: str, nice: int = 0, cpus: Cpus = None) -> web.Application:
     """The media host (S3's stand-in). `nice`: on this 2-core machine it shares the CPUs with the mock, which a
     remote host never does; `--host-nice` lowers its priority to model that (both figures are reported)."""
     os.nice(nice)
-    _pin(cpus)
+    pin(cpus)
 
     async def get(request: web.Request) -> web.StreamResponse:
         path = Path(root) / request.match_info["name"]
@@ -211,7 +138,7 @@ def file_server(root: str, nice: int = 0, cpus: Cpus = None) -> web.Application:
 
 
 def _generate(base: str, auth: str, sids: list[str], rate: float, conn: Any, cpus: Cpus) -> None:
-    _pin(cpus)
+    pin(cpus)
     asyncio.run(_drive(base, auth, sids, rate, conn))
 
 
@@ -334,25 +261,6 @@ class Mock:
                 await asyncio.sleep(0.1)
 
 
-async def _profiler(pid: int, where: Path) -> asyncio.subprocess.Process:
-    """py-spy recording the mock (every thread, idle ones too) until stopped with SIGINT; collapsed stacks."""
-    where.parent.mkdir(parents=True, exist_ok=True)
-    spy = os.environ.get("PY_SPY", "py-spy")
-    args = ["record", "--pid", str(pid), "--rate", "200", "--threads", "--idle", "--format", "raw", "-o", str(where)]
-    return await asyncio.create_subprocess_exec(spy, *args, stdout=asyncio.subprocess.DEVNULL)
-
-
-def _stolen_s() -> float:
-    """CPU seconds the hypervisor took from this VM so far, over all CPUs (/proc/stat's steal; 0 elsewhere). A
-    paused virtual CPU stalls every process on it — the mock's loop included — without any of them running or
-    waiting for a CPU, so each phase reports it beside its latencies."""
-    try:
-        with open("/proc/stat") as f:
-            return int(f.readline().split()[8]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return 0.0
-
-
 async def measure_mode(
     mode: str, folder: Path, clip_url: str, urls: list[str], rounds: int, idle_s: float, options: argparse.Namespace
 ) -> dict[str, Any]:
@@ -376,18 +284,18 @@ async def measure_mode(
                 load = Load(base, mock.auth, load_sids, options.harness_cpus)
                 await load.start()
                 await asyncio.sleep(WARMUP_S)
-                idle_begin, stolen = time.monotonic(), _stolen_s()
+                idle_begin, stolen = time.monotonic(), stolen_s()
                 await asyncio.sleep(idle_per_round)
                 idle_end = time.monotonic()
                 if options.trace:
                     print(f"{mode} round {round_ + 1}: idle from {idle_begin:.2f} to {idle_end:.2f}", file=sys.stderr)
-                out["stolen"][0] += _stolen_s() - stolen
+                out["stolen"][0] += stolen_s() - stolen
                 before = await mock.heard()
                 spy = None
                 if options.profile is not None and round_ == 0:
-                    spy = await _profiler(mock_pid, options.profile / f"{mode}.txt")
+                    spy = await profiler(mock_pid, options.profile / f"{mode}.txt")
                     await asyncio.sleep(1.0)  # py-spy attaches
-                begin, stolen = time.monotonic(), _stolen_s()
+                begin, stolen = time.monotonic(), stolen_s()
                 sids = await asyncio.gather(*(mock.create(url) for url in urls))
                 heard = [0.0]
                 while (n := await mock.heard()) < before + len(urls):
@@ -398,7 +306,7 @@ async def measure_mode(
                     await asyncio.sleep(0.1)
                 await mock.wait_completed(list(sids), 60)  # completion builds the sentences
                 end = time.monotonic()
-                out["stolen"][1] += _stolen_s() - stolen
+                out["stolen"][1] += stolen_s() - stolen
                 if spy is not None:
                     spy.send_signal(signal.SIGINT)
                     await spy.wait()
@@ -457,8 +365,8 @@ async def run(modes: list[str], seconds: float, rounds: int, idle_s: float, opti
         f"process over {LOAD_TRANSCRIPTS} completed transcripts; {rounds} round(s) of {FILES} files per mock; "
         f"{os.cpu_count()} cores; "
         + (
-            f"mock pinned to CPU {_cpu_list(options.mock_cpus)}, media host and load generator to CPU "
-            f"{_cpu_list(options.harness_cpus)}.\n"
+            f"mock pinned to CPU {cpu_list(options.mock_cpus)}, media host and load generator to CPU "
+            f"{cpu_list(options.harness_cpus)}.\n"
             if options.mock_cpus
             else "nothing pinned: mock, media host and load generator share every CPU.\n"
         )
@@ -484,13 +392,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--gc", choices=("on", "off", "freeze", "startup"), default="on", help=gc)
     spy = "py-spy (PY_SPY=path, else on PATH) records the mock in the first busy round: DIR/MODE.txt"
     parser.add_argument("--profile", type=Path, metavar="DIR", help=spy)
-    pin = "the mock on the first CPU, the media host and load generator on the others (default with 2+ CPUs)"
-    parser.add_argument("--pin", action=argparse.BooleanOptionalAction, default=True, help=pin)
+    pinning = "the mock on the first CPU, the media host and load generator on the others (default with 2+ CPUs)"
+    parser.add_argument("--pin", action=argparse.BooleanOptionalAction, default=True, help=pinning)
     trace = "on stderr: the mock's GC pauses over 5 ms, its event-loop stalls, and each window's slowest requests"
     parser.add_argument("--trace", action="store_true", help=trace)
     args = parser.parse_args(argv)
-    args.mock_cpus, args.harness_cpus = _split_cpus(args.pin)
-    _pin(args.harness_cpus)
+    args.mock_cpus, args.harness_cpus = split_cpus(args.pin)
+    pin(args.harness_cpus)
     seconds = 600.0 if args.quick else 3600.0
     rounds = args.rounds or (1 if args.quick else 3)
     modes = args.mode or list(DEFAULT_MODES)
