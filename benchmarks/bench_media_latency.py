@@ -341,10 +341,10 @@ def _write_files(folder: Path, seconds: float) -> tuple[float, int]:
     return time.perf_counter() - start, (folder / "call-0.wav").stat().st_size
 
 
-def _row(mode: str, phase: str, f: Figures, idle: Figures | None, stolen_s: float, extra: str = "") -> str:
+def _row(mode: str, phase: str, f: Figures, idle: Figures | None, stolen_cpu_s: float, extra: str = "") -> str:
     ratio = f"**{f.p99_ms / idle.p99_ms:.2f}×**" if idle and idle.p99_ms else "1.00×"
     goal = "≤ 2×" if idle else ""
-    stolen = f"{stolen_s * 1000 / f.seconds:.0f} ms/s" if f.seconds else "—"
+    stolen = f"{stolen_cpu_s * 1000 / f.seconds:.0f} ms/s" if f.seconds else "—"
     return (
         f"| {mode} | {phase} | {f.requests:,} ({f.errors} errors) | {f.p50_ms:.1f} ms | {f.p99_ms:.1f} ms | "
         f"{f.max_ms:.0f} ms | {ratio} | {stolen} | {extra} | {goal} |"
@@ -374,10 +374,10 @@ async def run(modes: list[str], seconds: float, rounds: int, idle_s: float, opti
     print("| mock | phase | requests | p50 | p99 | max | p99 ÷ idle p99 | CPU stolen (VM) | processing time | goal |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
-        idle_s, busy_s = r["stolen"]
-        print(_row(MODES[r["mode"]], "idle", r["idle"], None, idle_s, f"({r['idle'].seconds:.0f} s)"))
+        stolen_idle, stolen_busy = r["stolen"]
+        print(_row(MODES[r["mode"]], "idle", r["idle"], None, stolen_idle, f"({r['idle'].seconds:.0f} s)"))
         per_round = ", ".join(f"{s:.1f} s" for s in r["processing_s"])
-        print(_row(MODES[r["mode"]], f"{FILES} files processing", r["busy"], r["idle"], busy_s, per_round))
+        print(_row(MODES[r["mode"]], f"{FILES} files processing", r["busy"], r["idle"], stolen_busy, per_round))
     return 0
 
 
