@@ -14,8 +14,6 @@ whose message names the host and what happened, never the query (a pre-signed UR
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -26,7 +24,7 @@ from yarl import URL
 from mock_server._config import MediaConfig
 from mock_server._media._alerts import DOWNLOAD_FAILED, fetch_failure, status_failure
 
-__all__ = ["USER_AGENT", "Fetched", "fetch_to_file", "new_session", "remove_quietly"]
+__all__ = ["USER_AGENT", "Fetched", "fetch_to_file", "new_session"]
 
 USER_AGENT = "cintel-mock-media-fetcher/1 (like Twilio's media download)"
 CHUNK = 64 * 1024
@@ -139,9 +137,3 @@ async def _save(response: aiohttp.ClientResponse, dest: Path, max_bytes: int, wh
         return total
     finally:
         await asyncio.to_thread(handle.close)
-
-
-def remove_quietly(path: str | os.PathLike[str]) -> None:
-    """Delete a media file if it is still there (blocking: call it from a worker thread)."""
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)

@@ -25,8 +25,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -37,11 +35,12 @@ import aiohttp
 
 from mock_server._clock import Clock
 from mock_server._media._alerts import INVALID_MEDIA_TYPE, RECORDING_NOT_FOUND, MediaFailure
-from mock_server._media._fetch import fetch_to_file, new_session, remove_quietly
+from mock_server._media._fetch import fetch_to_file, new_session
 from mock_server._media._worker import discard_pool, file_sha256, hear_file, processes_allowed, shared_pool
 from mock_server._model._media import MediaJob
 from mock_server._model._records import MediaInfo
 from mock_server._model._sentences import SentencePlan, SentenceSet, build_sentences
+from mock_server._scratch import ScratchSpace
 
 __all__ = ["Analyser", "MediaPipeline", "MediaTarget", "file_sha256"]
 
@@ -88,30 +87,19 @@ class MediaPipeline:
         self.workers = workers or min(4, os.cpu_count() or 1)
         self.tasks: set[asyncio.Task[None]] = set()
         self._session: aiohttp.ClientSession | None = None
-        self._executor: ThreadPoolExecutor | None = None
-        self._root: Path | None = None
-        self._generation = 0
-        self._closed = False
+        self.scratch = ScratchSpace("cintel-mock-media", self.workers)
 
     # --- resources, made on first use ---------------------------------------------------------------------------
 
     @property
     def executor(self) -> ThreadPoolExecutor:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="cintel-mock-media")
-        return self._executor
+        """Threads for the blocking work: files written and removed, and (an injected analyser) the analysis."""
+        return self.scratch.executor
 
     def _session_now(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = new_session()
         return self._session
-
-    def _directory(self) -> Path:
-        if self._root is None:
-            self._root = Path(tempfile.mkdtemp(prefix="cintel-mock-media-"))
-        folder = self._root / str(self._generation)
-        folder.mkdir(mode=0o700, exist_ok=True)
-        return folder
 
     # --- jobs ---------------------------------------------------------------------------------------------------
 
@@ -127,7 +115,7 @@ class MediaPipeline:
         tsid = job.transcript_sid
         if not account.media_started(tsid, self.clock.now()):
             return
-        path = self._directory() / f"{job.account_sid}-{tsid}"
+        path = self.scratch.folder() / f"{job.account_sid}-{tsid}"
         kept = False
         try:
             analysis, sha256, prepared = await self._hear(account, job, path)
@@ -199,26 +187,15 @@ class MediaPipeline:
 
     def discard(self, path: str) -> None:
         """Remove a media file without blocking the loop (a deleted transcript's, or one nobody kept)."""
-        if self._closed:
-            remove_quietly(path)
-            return
-        try:
-            self.executor.submit(remove_quietly, path)
-        except RuntimeError:  # the pool is shut down: the app is closing and removes the whole folder
-            remove_quietly(path)
+        self.scratch.discard(path)
 
     def reset(self) -> None:
         """Forget every job and file (the mock was reset): running jobs are cancelled, old files removed."""
         for task in list(self.tasks):
             task.cancel()
-        if self._root is not None:
-            old = self._root / str(self._generation)
-            self._generation += 1
-            with contextlib.suppress(RuntimeError):
-                self.executor.submit(shutil.rmtree, old, True)
+        self.scratch.next_generation()
 
     async def close(self) -> None:
-        self._closed = True
         tasks = list(self.tasks)
         for task in tasks:
             task.cancel()
@@ -228,9 +205,4 @@ class MediaPipeline:
         if self._session is not None:
             await self._session.close()
             self._session = None
-        if self._executor is not None:
-            executor, self._executor = self._executor, None
-            await asyncio.get_running_loop().run_in_executor(None, lambda: executor.shutdown(cancel_futures=True))
-        if self._root is not None:
-            root, self._root = self._root, None
-            await asyncio.to_thread(shutil.rmtree, root, True)
+        await self.scratch.close()

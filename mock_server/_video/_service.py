@@ -3,8 +3,8 @@ files it writes, the composition ticker and the status-callback dispatcher.
 
 Audio work never runs on the event loop: recording a room's tracks (`_tracks.write_track`) and mixing a composition
 (`_compose.compose`) run in a small thread pool (`loop.run_in_executor`, the media pipeline's pattern), block by
-block, and report back on the loop. Files live in a private temporary folder, one sub-folder per reset generation,
-so a reset forgets them (removed in the pool) and shutdown removes the folder.
+block, and report back on the loop. Files live in a `_scratch.ScratchSpace`: a private temporary folder, one
+sub-folder per reset generation, so a reset forgets them (removed in the pool) and shutdown removes the folder.
 
 The ticker looks at compositions whose lifecycle is due (`after_seconds`), reading the injected clock, and sleeps
 until the next due time (at most `TICK_S`, so a test's manual clock is followed) or until something is scheduled.
@@ -17,13 +17,8 @@ import contextlib
 import heapq
 import logging
 import math
-import os
 import random
-import shutil
-import tempfile
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 from mock_server._clock import Clock
@@ -31,6 +26,7 @@ from mock_server._config import WebhookFaultsConfig
 from mock_server._errors import ApiError, not_found
 from mock_server._model._params import CallbackEvent
 from mock_server._model._registry import Registry
+from mock_server._scratch import ScratchSpace
 from mock_server._sids import is_sid
 from mock_server._video._account import VideoAccount
 from mock_server._video._compose import SourceTrack, compose
@@ -59,11 +55,6 @@ class MediaFile:
         self.filename = filename
 
 
-def _remove(path: str) -> None:
-    with contextlib.suppress(OSError):
-        os.remove(path)
-
-
 class VideoService:
     def __init__(
         self,
@@ -79,6 +70,7 @@ class VideoService:
         self._faults = faults
         self._rng = random.Random(f"{seed}/video-callbacks")
         self.callbacks = VideoCallbacks(self._rng, clock)
+        self.scratch = ScratchSpace("cintel-mock-video", WORKERS)
         self.ctx = VideoContext(
             clock=clock,
             sids=lambda: registry().ctx.sids,
@@ -86,17 +78,13 @@ class VideoService:
             schedule=self._schedule,
             encode=self._encode,
             emit=self._emit,
-            discard=self._discard,
+            discard=self.scratch.discard,
         )
         self.accounts: dict[str, VideoAccount] = {}
         self._heap: list[tuple[float, str, str]] = []
         self._wake: asyncio.Event | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._jobs: set[asyncio.Future[Any]] = set()
-        self._executor: ThreadPoolExecutor | None = None
-        self._root: Path | None = None
-        self._generation = 0
-        self._closed = False
 
     # --- accounts ---------------------------------------------------------------------------------------------
 
@@ -119,13 +107,12 @@ class VideoService:
     # --- lifecycle of the service -----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._closed = False
+        self.scratch.reopen()
         self._wake = asyncio.Event()
         await self.callbacks.start()
         self._ticker = asyncio.get_running_loop().create_task(self._run(), name="cintel-mock-video-ticker")
 
     async def close(self) -> None:
-        self._closed = True
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -134,12 +121,7 @@ class VideoService:
         for job in list(self._jobs):
             job.cancel()
         await self.callbacks.close()
-        if self._executor is not None:
-            executor, self._executor = self._executor, None
-            await asyncio.get_running_loop().run_in_executor(None, lambda: executor.shutdown(cancel_futures=True))
-        if self._root is not None:
-            root, self._root = self._root, None
-            await asyncio.to_thread(shutil.rmtree, root, True)
+        await self.scratch.close()
 
     def reset(self, seed: int) -> None:
         """Forget every room, composition and counter; old files are removed in the pool (running jobs finish
@@ -148,33 +130,7 @@ class VideoService:
         self._heap.clear()
         self.callbacks.reset_stats()
         self._rng.seed(f"{seed}/video-callbacks")
-        if self._root is not None:
-            old = self._root / str(self._generation)
-            with contextlib.suppress(RuntimeError):
-                self.executor.submit(shutil.rmtree, old, True)
-        self._generation += 1
-
-    @property
-    def executor(self) -> ThreadPoolExecutor:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(WORKERS, thread_name_prefix="cintel-mock-video")
-        return self._executor
-
-    def _folder(self, account_sid: str) -> Path:
-        if self._root is None:
-            self._root = Path(tempfile.mkdtemp(prefix="cintel-mock-video-"))
-        folder = self._root / str(self._generation) / account_sid
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        return folder
-
-    def _discard(self, path: str) -> None:
-        if self._closed:
-            _remove(path)
-            return
-        try:
-            self.executor.submit(_remove, path)
-        except RuntimeError:  # the pool is shut down: the app is closing and removes the folder
-            _remove(path)
+        self.scratch.next_generation()
 
     # --- rooms ------------------------------------------------------------------------------------------------
 
@@ -184,25 +140,29 @@ class VideoService:
         account = self.account(owner)
         if plan.unique_name is not None and account.unique_name_taken(plan.unique_name):
             raise RoomBodyError(f"'unique_name' is already used by an in-progress room, got {plan.unique_name!r}")
-        generation = self._generation
+        generation = self.scratch.generation
         sids = self.ctx.sids()
         room_sid = sids.new("RM")
         per_participant = [(sids.new("PA"), sids.new("MT"), sids.new("RT")) for _ in plan.participants]
         created = math.floor(self.clock.now() - plan.end_s)  # the room ends now: it started end_s ago
-        folder = self._folder(owner.sid)
+        folder = self.scratch.folder(owner.sid)
         loop = asyncio.get_running_loop()
         jobs = [
             loop.run_in_executor(
-                self.executor, write_track, p, media.get(p.media) if p.media else None, str(folder / f"{rt}.mka")
+                self.scratch.executor,
+                write_track,
+                p,
+                media.get(p.media) if p.media else None,
+                str(folder / f"{rt}.mka"),
             )
             for p, (_, _, rt) in zip(plan.participants, per_participant, strict=True)
         ]
         results = await asyncio.gather(*jobs, return_exceptions=True)
         failure = next(((i, r) for i, r in enumerate(results) if isinstance(r, BaseException)), None)
-        if failure is not None or generation != self._generation:
+        if failure is not None or generation != self.scratch.generation:
             for r in results:
                 if not isinstance(r, BaseException):
-                    self._discard(r.path)
+                    self.scratch.discard(r.path)
             if failure is None:
                 raise RoomBodyError("the mock was reset while the room was being recorded")
             index, error = failure
@@ -257,9 +217,11 @@ class VideoService:
             rec = account.recordings[sid]
             assert rec.media_path is not None
             tracks.append(SourceTrack(rec.media_path, round(rec.start_s * RATE), round(rec.duration_s * RATE)))
-        path = str(self._folder(account.sid) / f"{c.sid}.{c.format}")
-        generation = self._generation
-        future = asyncio.get_running_loop().run_in_executor(self.executor, compose, tracks, c.trim, c.format, path)
+        path = str(self.scratch.folder(account.sid) / f"{c.sid}.{c.format}")
+        generation = self.scratch.generation
+        future = asyncio.get_running_loop().run_in_executor(
+            self.scratch.executor, compose, tracks, c.trim, c.format, path
+        )
         self._jobs.add(future)
 
         def done(f: asyncio.Future[Any]) -> None:
@@ -267,9 +229,9 @@ class VideoService:
             if f.cancelled():
                 return
             error = f.exception()
-            if generation != self._generation:  # reset meanwhile: the account is gone
+            if generation != self.scratch.generation:  # reset meanwhile: the account is gone
                 if error is None:
-                    self._discard(f.result().path)
+                    self.scratch.discard(f.result().path)
                 return
             if error is not None:
                 log.error("composing %s failed", c.sid, exc_info=error)
