@@ -24,11 +24,10 @@ from urllib.parse import quote
 
 from harness._errors import CintelError
 from harness._journal import Journal
+from harness._private import PRIVATE_DIR, PRIVATE_FILE
 from harness._redact import scrub_text
 
 MARKER = ".cintel-batch"
-PRIVATE_FILE = 0o600
-PRIVATE_DIR = 0o700
 
 
 class OutputDirError(CintelError):

@@ -45,13 +45,13 @@ from harness._journal import Journal
 from harness._manifest import ManifestItem
 from harness._merge_assign import Assignment, AssignmentError, assign_room, assign_tracks, room_channels
 from harness._merge_rows import MergeSpec
+from harness._private import PRIVATE_DIR, PRIVATE_FILE, make_dirs
 from harness._redact import scrub_text, scrub_url
 
 T = TypeVar("T")
 AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".mp3", ".ogg", ".mka", ".mkv", ".webm", ".mp4", ".m4a"})
 DOWNLOADS = 4  # track downloads at a time (each room download is bounded by harness.media too)
 RunBlocking = Callable[..., Awaitable[Any]]
-PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
 
 
 class PrepareFailed(CintelError):
@@ -285,15 +285,3 @@ class MediaPreparer:
             except httpx.HTTPError as error:
                 raise PrepareDeferred(f"tracks[{index}].url {shown}: {type(error).__name__}") from None
         return target
-
-
-def make_dirs(path: Path, mode: int) -> None:
-    """`path` and every missing parent with `mode` exactly (whatever the umask: mkdir(parents=True) would give the
-    parents the umask's mode, and mkdir(mode) is masked by it)."""
-    missing = []
-    while not path.exists():
-        missing.append(path)
-        path = path.parent
-    for directory in reversed(missing):
-        directory.mkdir(mode=mode, exist_ok=True)
-        directory.chmod(mode)

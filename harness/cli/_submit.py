@@ -23,8 +23,9 @@ from harness._errors import ApiUnreachable, CintelError
 from harness._hosting import MOCK_CONTROL_TOKEN_ENV, DirectoryHost, Host, HostingError, MockHost, S3Host, parse_s3_url
 from harness._journal import Journal, fingerprint
 from harness._manifest import ManifestScan, scan_manifest
+from harness._private import PRIVATE_DIR, make_dirs
 from harness._progress import ProgressView
-from harness._rooms import PRIVATE_DIR, MediaOptions, make_dirs
+from harness._rooms import MediaOptions
 from harness._runner import BatchRunner, RunnerOptions, Summary
 from harness._runner_checks import startup
 from harness._service_hook import pending_restore, repoint, restore

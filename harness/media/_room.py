@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import Literal
 
 from harness._errors import CintelError
+from harness._private import PRIVATE_FILE, make_dirs
 from harness.media._decode import MergeError, container_start
 from harness.media._video import VideoClient
 from harness.media._video_models import Composition, Participant, Recording, Room
 
-PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
 HEAD_BYTES = 256 * 1024  # enough for a track recording's header and first cluster (its first timestamp)
 logger = logging.getLogger("harness.media")
 Via = Literal["recordings", "compositions"]
@@ -84,7 +84,7 @@ async def download_room_tracks(
         recordings = [r for r in recordings if _chosen(r.participant_sid or "", everyone, wanted)]
     if not recordings:
         raise MergeError(f"room {room_sid} has no completed audio recordings: nothing to merge")
-    await asyncio.to_thread(_private_dirs, directory)
+    await asyncio.to_thread(make_dirs, directory)
     limit = asyncio.Semaphore(max(1, concurrency))
 
     async def bounded(job: Awaitable[RoomTrack]) -> RoomTrack:
@@ -225,17 +225,6 @@ def _date_offset(room: Room, recording: Recording, participant: Participant | No
             logger.warning("recording %s carries no start time: placed by its dates (1 s resolution)", recording.sid)
             return max(0.0, (moment - room_start).total_seconds())
     raise MergeError(f"recording {recording.sid}: no start time in its file and no dates to place it by")
-
-
-def _private_dirs(directory: Path) -> None:
-    """`directory` and its missing parents, 0700 whatever the umask (mkdir(parents=True) gives parents its mode)."""
-    missing = []
-    while not directory.exists():
-        missing.append(directory)
-        directory = directory.parent
-    for made in reversed(missing):
-        made.mkdir(mode=PRIVATE_DIR, exist_ok=True)
-        made.chmod(PRIVATE_DIR)
 
 
 def _identity(participant: Participant | None, participant_sid: str) -> str:
