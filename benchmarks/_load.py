@@ -97,3 +97,14 @@ async def closed_loop(
 
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else 0.0
+
+
+def best_of(rounds: int, *jobs: Callable[[], object]) -> list[float]:
+    """Best time of each job over `rounds`, the jobs alternating within a round (same conditions for each)."""
+    best = [float("inf")] * len(jobs)
+    for _ in range(rounds):
+        for i, job in enumerate(jobs):
+            start = time.perf_counter()
+            job()
+            best[i] = min(best[i], time.perf_counter() - start)
+    return best

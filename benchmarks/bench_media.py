@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 import soundfile as sf
 
+from benchmarks._load import best_of
 from mock_server._media import analyse, open_audio
 
 AUDIO = Path(__file__).resolve().parent.parent / "tests" / "audio"
@@ -98,16 +99,6 @@ def decode_only(path: Path) -> int:
         for block in audio.blocks(reuse=True):
             frames += len(block)
     return frames
-
-
-def best_of(rounds: int, *jobs: Callable[[], object]) -> list[float]:
-    best = [float("inf")] * len(jobs)
-    for _ in range(rounds):
-        for i, job in enumerate(jobs):
-            start = time.perf_counter()
-            job()
-            best[i] = min(best[i], time.perf_counter() - start)
-    return best
 
 
 MEMORY_PROBE = """

@@ -22,8 +22,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from fractions import Fraction
 from functools import partial
 from pathlib import Path
@@ -32,6 +30,7 @@ import av
 import numpy as np
 import soundfile as sf
 
+from benchmarks._load import best_of
 from harness.media import Track, plan, verify, write
 
 AUDIO = Path(__file__).resolve().parent.parent / "tests" / "audio"
@@ -122,17 +121,6 @@ for line in Path("/proc/self/status").read_text().splitlines():
 def peak_rss(*args: str) -> int:
     done = subprocess.run([sys.executable, "-c", PROBE, *args], check=True, capture_output=True, text=True)
     return int(done.stdout)
-
-
-def best_of(rounds: int, *jobs: Callable[[], object]) -> list[float]:
-    """Best time of each job over `rounds`, the jobs alternating within a round (same conditions for each)."""
-    best = [float("inf")] * len(jobs)
-    for _ in range(rounds):
-        for i, job in enumerate(jobs):
-            start = time.perf_counter()
-            job()
-            best[i] = min(best[i], time.perf_counter() - start)
-    return best
 
 
 def main(argv: list[str]) -> int:
