@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,3 +52,35 @@ def _restore_cli_logging() -> Any:
     yield
     for logger, handlers, level, propagate in saved:
         logger.handlers, logger.level, logger.propagate = handlers, level, propagate
+
+
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    """An S3 stand-in (moto's server) on a random 127.0.0.1 port, one per test module."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def served_dir(tmp_path: Path) -> AsyncIterator[tuple[str, Path]]:
+    """A directory a user serves over HTTP (aiohttp's static files): its base URL `…/calls` and its path."""
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+
+    root = tmp_path / "www"
+    root.mkdir()
+    app = web.Application()
+    app.router.add_static("/calls/", root)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield str(server.make_url("/calls")), root
+    finally:
+        await server.close()

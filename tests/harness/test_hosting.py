@@ -5,15 +5,12 @@ now is not). What is journaled (`location`) never holds a secret."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import boto3
 import httpx
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
-from moto.server import ThreadedMotoServer
 
 from harness._hosting import DirectoryHost, HostingError, HostUnusable, MockHost, S3Host, merged_name, parse_s3_url
 from mock_server import MockConfig, RunningMock, serve
@@ -21,17 +18,6 @@ from mock_server import MockConfig, RunningMock, serve
 BUCKET = "merged-calls"
 FLAC = b"fLaC" + bytes(range(256)) * 40
 NAME = f"{'b' * 32}/{merged_name('call/1')}"
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -145,22 +131,8 @@ async def test_the_mock_host_refuses_a_server_that_is_not_a_mock() -> None:
         await MockHost("http://127.0.0.1:9", ttl_s=3600, transport=transport).check()
 
 
-@pytest.fixture
-async def served(tmp_path: Path) -> AsyncIterator[tuple[str, Path]]:
-    root = tmp_path / "www"
-    root.mkdir()
-    app = web.Application()
-    app.router.add_static("/calls/", root)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    try:
-        yield str(server.make_url("/calls")), root
-    finally:
-        await server.close()
-
-
-async def test_a_served_directory_is_used_once_a_ranged_get_shows_the_file(served: tuple[str, Path]) -> None:
-    base, root = served
+async def test_a_served_directory_is_used_once_a_ranged_get_shows_the_file(served_dir: tuple[str, Path]) -> None:
+    base, root = served_dir
     path = root / NAME
     path.parent.mkdir(parents=True)
     path.write_bytes(FLAC)
@@ -175,8 +147,8 @@ async def test_a_served_directory_is_used_once_a_ranged_get_shows_the_file(serve
     await host.aclose()
 
 
-async def test_a_wrong_base_url_is_definitive_and_names_the_url_and_the_directory(served: tuple[str, Path]) -> None:
-    base, root = served
+async def test_a_wrong_base_url_is_definitive_and_names_the_url_and_the_directory(served_dir: tuple[str, Path]) -> None:
+    base, root = served_dir
     path = root / NAME
     path.parent.mkdir(parents=True)
     path.write_bytes(FLAC)
@@ -194,9 +166,9 @@ async def test_a_wrong_base_url_is_definitive_and_names_the_url_and_the_director
     await host.aclose()
 
 
-async def test_the_served_file_must_be_the_whole_merged_file(served: tuple[str, Path], tmp_path: Path) -> None:
+async def test_the_served_file_must_be_the_whole_merged_file(served_dir: tuple[str, Path], tmp_path: Path) -> None:
     """The same first bytes are not enough: a file cut short (a copy still being synced) is refused by its size."""
-    base, root = served
+    base, root = served_dir
     path = tmp_path / "merged.flac"
     path.write_bytes(FLAC)
     (root / "b").mkdir()

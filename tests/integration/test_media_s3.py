@@ -14,7 +14,7 @@ import asyncio
 import calendar
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -24,7 +24,6 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from botocore.config import Config
-from moto.server import ThreadedMotoServer
 
 import mock_server
 from mock_server import MockConfig, create_app
@@ -32,17 +31,6 @@ from tests.mock_server.media_support import fake_analyse, wav_bytes
 
 BUCKET, KEY = "call-recordings", "2026/11/call-0001.wav"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 def _expired(query: Any) -> bool:

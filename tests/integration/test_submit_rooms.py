@@ -15,7 +15,7 @@ import re
 import signal
 import sqlite3
 import stat
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,6 @@ import pytest
 import soundfile as sf
 from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
-from moto.server import ThreadedMotoServer
 
 from mock_server import MockConfig, RunningMock, serve
 from mock_server._media._voices import utterance
@@ -217,25 +216,11 @@ async def test_a_bad_merge_row_or_no_host_against_twilio_exits_2_before_anything
     assert await account.per_key() == {}
 
 
-@pytest.fixture
-async def served(tmp_path: Path) -> AsyncIterator[tuple[str, Path]]:
-    root = tmp_path / "www"
-    root.mkdir()
-    app = web.Application()
-    app.router.add_static("/calls/", root)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    try:
-        yield str(server.make_url("/calls")), root
-    finally:
-        await server.close()
-
-
 async def test_a_directory_the_user_serves_hosts_the_merged_files(
-    mock: RunningMock, tmp_path: Path, served: tuple[str, Path]
+    mock: RunningMock, tmp_path: Path, served_dir: tuple[str, Path]
 ) -> None:
     account = await new_account(mock, {})
-    base, root = served
+    base, root = served_dir
     manifest = tracks_manifest(tmp_path)
     done = await cintel(*_submit(account, manifest, "--media-base-url", base, "--media-dir", str(root)),
                         env=account.env())  # fmt: skip
@@ -252,10 +237,10 @@ async def test_a_directory_the_user_serves_hosts_the_merged_files(
 
 
 async def test_a_wrong_base_url_stops_the_first_run_before_a_merged_row_is_sent(
-    mock: RunningMock, tmp_path: Path, served: tuple[str, Path]
+    mock: RunningMock, tmp_path: Path, served_dir: tuple[str, Path]
 ) -> None:
     account = await new_account(mock, {})
-    base, root = served
+    base, root = served_dir
     manifest = tracks_manifest(tmp_path)
     wrong = base.replace("/calls", "/call")
     done = await cintel(*_submit(account, manifest, "--media-base-url", wrong, "--media-dir", str(root)),
@@ -274,17 +259,6 @@ async def test_a_wrong_base_url_stops_the_first_run_before_a_merged_row_is_sent(
 
 
 # --- kill -9 with S3 hosting -----------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 class CountingGateway:
